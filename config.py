@@ -1,0 +1,110 @@
+"""Defaults shared by ``train_cnn.py``, ``recognize_plates.py`` and ``prepare_data.py``.
+
+Every value here is data: the scripts copy it into their flags' defaults, the
+library validates it once, and the trainer saves it beside the model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+
+# The class map is explicit: index i of the model's output is CLASSES[i].
+# Chars74K folder SampleNNN holds CLASSES[NNN - 1]; never filesystem order.
+DIGITS = "0123456789"
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+CLASSES: tuple[str, ...] = tuple(DIGITS + LETTERS)
+
+# Spanish plates since 2000: four digits, then three consonants (no vowels, no Ñ or Q).
+SPANISH_LETTERS = "BCDFGHJKLMNPRSTVWXYZ"
+SPANISH_PLATE = re.compile(rf"^[0-9]{{4}}[{SPANISH_LETTERS}]{{3}}$")
+PLATE_LENGTH = 7
+
+DEFAULT_MIRROR = ROOT.parent / "shared" / "data"
+DATA_DIR = ROOT / "data"
+MODEL_PATH = ROOT / "models" / "chars74k_cnn.h5"
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How a character crop becomes the model's input (shared by training and recognition)."""
+
+    size: int = 32
+    # "pad": keep the aspect ratio and pad to a square; "stretch": resize the tight crop to fill.
+    fit: str = "pad"
+    # A character narrower than this fraction of its height is padded even in "stretch" mode.
+    min_aspect: float = 0.0
+
+    def validate(self) -> None:
+        if self.size < 8 or self.size > 128:
+            raise ValueError(f"preprocess size must be in [8, 128], got {self.size}")
+        if self.fit not in ("pad", "stretch"):
+            raise ValueError(f"preprocess fit must be 'pad' or 'stretch', got {self.fit!r}")
+        if not 0.0 <= self.min_aspect <= 1.0:
+            raise ValueError(f"preprocess min_aspect must be in [0, 1], got {self.min_aspect}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Defaults of ``train_cnn.py``."""
+
+    data_dir: Path = DATA_DIR
+    out: Path = MODEL_PATH
+    arch: str = "wide"
+    epochs: int = 40
+    batch_size: int = 64
+    seed: int = 42
+    include_bad: bool = False
+    val_fraction: float = 0.15
+    patience: int = 6
+    learning_rate: float = 1e-3
+    augment_copies: int = 2
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+
+    def validate(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError(f"validation fraction must be in (0, 0.5), got {self.val_fraction}")
+        if self.augment_copies < 0:
+            raise ValueError(f"augment copies must be >= 0, got {self.augment_copies}")
+        if self.patience < 1:
+            raise ValueError(f"patience must be >= 1, got {self.patience}")
+        self.preprocess.validate()
+
+
+@dataclass(frozen=True)
+class RecognizeConfig:
+    """Defaults of ``recognize_plates.py``."""
+
+    images: Path = DATA_DIR / "test6Training" / "images"
+    labels: Path = DATA_DIR / "test6Training" / "labels"
+    model: Path = MODEL_PATH
+    output: Path = ROOT / "LicenseResults.txt"
+    # Margin added around a YOLO plate box, as a fraction of its width and height.
+    plate_margin: float = 0.06
+    # Plate crops are resized to this height before filtering and segmentation.
+    plate_height: int = 96
+
+    def validate(self) -> None:
+        if not 0.0 <= self.plate_margin <= 0.5:
+            raise ValueError(f"plate margin must be in [0, 0.5], got {self.plate_margin}")
+        if not 32 <= self.plate_height <= 512:
+            raise ValueError(f"plate height must be in [32, 512], got {self.plate_height}")
+
+
+def to_jsonable(obj: Any) -> Any:
+    """A config dataclass as plain JSON data (paths become strings)."""
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: to_jsonable(v) for k, v in asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {k: to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
