@@ -1,0 +1,27 @@
+"""Pieces shared by the command-line scripts: logging set-up and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_SETUP = 2
+
+
+def add_verbosity(parser: argparse.ArgumentParser) -> None:
+    """``--verbose`` / ``--quiet`` flags."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true", help="log diagnostics (DEBUG level)")
+    group.add_argument("-q", "--quiet", action="store_true", help="only errors and the results")
+
+
+def setup_logging(args: argparse.Namespace) -> None:
+    """Configure the root logger from ``--verbose`` / ``--quiet`` and quieten TensorFlow."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

@@ -1,0 +1,261 @@
+"""One image -> one plate reading: crop, filter bank, segmentation, one batched model call, vote."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from config import CLASSES, SPANISH_PLATE, PreprocessConfig, RecognizeConfig
+from plateocr.decode import Decoded, Reading, box_prior, decode_plate, variant_weight, vote
+from plateocr.errors import InputError, PlateOCRError, SetupError
+from plateocr.filters import FILTERS
+from plateocr.imageio import IMAGE_SUFFIXES, read_image
+from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
+from plateocr.preprocess import preprocess_batch
+from plateocr.segment import deskew, segment_characters
+from plateocr.train import sidecar_path
+
+log = logging.getLogger(__name__)
+
+# Each character crop keeps this much of its height as background around it.
+CHAR_MARGIN = 0.12
+# Saturated blue (OpenCV hue 0-180): the EU band, painted white before filtering.
+BLUE_HUE = (95, 135)
+
+
+@dataclass(frozen=True)
+class PlateCandidate:
+    """A box to read and where it came from ("label" or the localiser's cue)."""
+
+    box: Box
+    source: str
+
+
+@dataclass
+class ImageResult:
+    """Everything known about one image's reading."""
+
+    name: str
+    path: Path
+    text: str = ""
+    confidence: float = 0.0
+    char_probs: tuple[float, ...] = ()
+    box: Box | None = None
+    source: str = ""
+    seconds: float = 0.0
+    error: str = ""
+    votes: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def suppress_blue(plate_bgr: np.ndarray) -> np.ndarray:
+    """Grey plate with the blue EU band (and what is printed on it) turned to plate white.
+
+    Only tall, narrow blue regions in the left or right fifth count as the band,
+    so a bluish colour cast over the whole crop changes nothing.
+    """
+    gray = cv2.cvtColor(plate_bgr, cv2.COLOR_BGR2GRAY)
+    hsv = cv2.cvtColor(plate_bgr, cv2.COLOR_BGR2HSV)
+    blue = cv2.inRange(hsv, (BLUE_HUE[0], 90, 40), (BLUE_HUE[1], 255, 255))
+    # Close over the white E and yellow stars printed on the band.
+    blue = cv2.morphologyEx(blue, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
+    h, w = gray.shape
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(blue)
+    band = np.zeros_like(blue)
+    for i in range(1, count):
+        x, _, bw, bh, area = stats[i]
+        near_edge = x < 0.2 * w or x + bw > 0.8 * w
+        if near_edge and bh >= 0.4 * h and bw <= 0.2 * w and area >= 0.4 * bw * bh:
+            band[labels == i] = 255
+    if cv2.countNonZero(band) == 0:
+        return gray
+    out = gray.copy()
+    out[band > 0] = int(np.percentile(gray, 90))
+    return out
+
+
+def normalise_plate(plate_bgr: np.ndarray, height: int) -> np.ndarray:
+    """Plate crop -> deskewed grey image of a fixed height, EU band suppressed."""
+    h, w = plate_bgr.shape[:2]
+    width = max(8, round(w * height / max(h, 1)))
+    resized = cv2.resize(plate_bgr, (width, height), interpolation=cv2.INTER_CUBIC if h < height else cv2.INTER_AREA)
+    return deskew(suppress_blue(resized))
+
+
+def character_crops(image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
+    """Each character box with a margin of background, cut from a filtered plate image."""
+    h, w = image.shape[:2]
+    out = []
+    for b in boxes:
+        m = round(b.h * CHAR_MARGIN)
+        out.append(image[max(0, b.y - m) : min(h, b.y2 + m), max(0, b.x - m) : min(w, b.x2 + m)])
+    return out
+
+
+class PlateReader:
+    """A loaded character model with its preprocessing, ready to read plates."""
+
+    def __init__(self, model_path: Path, cfg: RecognizeConfig | None = None) -> None:
+        self.cfg = cfg or RecognizeConfig()
+        self.cfg.validate()
+        self.model_path = Path(model_path)
+        self.model, self.preprocess = load_model(self.model_path)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities of a batch in one model call (padded to a few fixed sizes)."""
+        n = len(x)
+        if n == 0:
+            return np.zeros((0, len(CLASSES)), dtype=np.float32)
+        bucket = 64
+        while bucket < n:
+            bucket *= 2
+        padded = np.zeros((bucket, *x.shape[1:]), dtype=np.float32)
+        padded[:n] = x
+        return np.asarray(self.model.predict_on_batch(padded))[:n]
+
+    def read_candidates(self, image: np.ndarray, candidates: list[PlateCandidate]) -> tuple[Reading, int]:
+        """Read every candidate box with the whole filter bank; return the best reading and its index.
+
+        All character crops of all candidates and variants go through the model in one call.
+        """
+        crops: list[np.ndarray] = []
+        spans: list[list[tuple[int, int]]] = []  # per candidate, per variant: slice into ``crops``
+        priors: list[np.ndarray] = []  # per variant, in the same order
+        for cand in candidates:
+            plate = normalise_plate(crop(image, cand.box), self.cfg.plate_height)
+            variant_spans = []
+            for filtered in (f(plate) for f in FILTERS.values()):
+                boxes = segment_characters(filtered)
+                start = len(crops)
+                crops += character_crops(filtered, boxes)
+                variant_spans.append((start, len(crops)))
+                priors.append(box_prior(np.array([b.h for b in boxes]), np.array([b.w for b in boxes])))
+            spans.append(variant_spans)
+        probs = self.predict(preprocess_batch(crops, self.preprocess))
+        best, best_index, best_score = Reading.empty(), -1, -1.0
+        variant = iter(priors)
+        for index, variant_spans in enumerate(spans):
+            decoded = [decode_plate(probs[s:e], next(variant)) for s, e in variant_spans]
+            decodings = [d for d in decoded if d is not None]
+            reading = vote(decodings)
+            score = plate_score(reading, decodings)
+            if score > best_score:
+                best, best_index, best_score = reading, index, score
+        return best, best_index
+
+    def read_image(self, path: Path, labels: Path | None) -> ImageResult:
+        """Read one image file; problems become the result's ``error``, never an exception."""
+        started = time.perf_counter()
+        result = ImageResult(name=Path(path).stem, path=Path(path))
+        try:
+            image = read_image(path)
+            candidates = self.candidates(image, path, labels)
+            if not candidates:
+                raise InputError(f"{path}: no plate box found")
+            reading, index = self.read_candidates(image, candidates)
+            if index >= 0:
+                result.box, result.source = candidates[index].box, candidates[index].source
+            result.text, result.confidence = reading.text, reading.confidence
+            result.char_probs, result.votes = reading.char_probs, reading.votes
+        except InputError as exc:
+            result.error = str(exc)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def candidates(self, image: np.ndarray, path: Path, labels: Path | None) -> list[PlateCandidate]:
+        """Plate boxes from the image's YOLO label file, with the configured margin."""
+        h, w = image.shape[:2]
+        if labels is None:
+            raise InputError(f"{path}: no label folder given and plate finding without labels is not available yet")
+        label_file = Path(labels) / f"{Path(path).stem}.txt"
+        if not label_file.is_file():
+            raise InputError(f"{label_file}: label file missing")
+        boxes = plate_boxes_from_labels(label_file, w, h)
+        return [PlateCandidate(expand_box(b, self.cfg.plate_margin, w, h), "label") for b in boxes]
+
+
+def plate_score(reading: Reading, decodings: list[Decoded]) -> float:
+    """How much to trust a candidate's reading: the summed weight of the variants that agree with it."""
+    return sum(variant_weight(d) for d in decodings if d.text == reading.text) / len(FILTERS)
+
+
+def load_model(path: Path) -> tuple[object, PreprocessConfig]:
+    """Load a trained ``.h5`` model and its sidecar; check it predicts our 36 classes.
+
+    Raises:
+        SetupError: missing, unreadable or incompatible model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SetupError(f"{path}: no model found; train one with `python train_cnn.py --out {path}` (or `make model`)")
+    sidecar = sidecar_path(path)
+    preprocess = PreprocessConfig()
+    if sidecar.is_file():
+        try:
+            meta = json.loads(sidecar.read_text(encoding="utf-8"))
+            if meta.get("classes", "".join(CLASSES)) != "".join(CLASSES):
+                raise SetupError(f"{sidecar}: model class map {meta.get('classes')!r} is not {''.join(CLASSES)!r}")
+            preprocess = PreprocessConfig(**meta.get("preprocess", {}))
+            preprocess.validate()
+        except (json.JSONDecodeError, TypeError, ValueError) as exc:
+            raise SetupError(f"{sidecar}: unreadable model sidecar ({exc})") from exc
+    import keras
+
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - h5py/keras raise many types for a corrupt file
+        raise SetupError(f"{path}: cannot load model ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
+    out_shape = tuple(model.output_shape)
+    in_shape = tuple(model.input_shape)
+    if out_shape[-1] != len(CLASSES):
+        raise SetupError(f"{path}: model predicts {out_shape[-1]} classes, expected {len(CLASSES)}")
+    if in_shape[1:] != (preprocess.size, preprocess.size, 1):
+        raise SetupError(f"{path}: model input {in_shape[1:]} does not match preprocessing size {preprocess.size}")
+    return model, preprocess
+
+
+def list_images(folder: Path, include_all: bool) -> list[Path]:
+    """Images in ``folder`` sorted by name; only Spanish-plate names unless ``include_all``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SetupError(f"{folder}: image folder not found")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not include_all:
+        files = [p for p in files if SPANISH_PLATE.match(p.stem)]
+    return files
+
+
+def recognize_folder(
+    reader: PlateReader, images: list[Path], labels: Path | None
+) -> list[ImageResult]:
+    """Read every image; failures are recorded per image and the batch goes on."""
+    results = []
+    for path in images:
+        result = reader.read_image(path, labels)
+        if result.error:
+            log.error("%s", result.error)
+        results.append(result)
+    return results
+
+
+def count_hits(results: list[ImageResult]) -> int:
+    """Images whose reading equals their file name (the test folder's ground truth)."""
+    return sum(1 for r in results if r.text and r.text == r.name)
+
+
+__all__ = [
+    "ImageResult",
+    "PlateCandidate",
+    "PlateReader",
+    "PlateOCRError",
+    "count_hits",
+    "list_images",
+    "load_model",
+    "recognize_folder",
+]

@@ -1,0 +1,194 @@
+"""Training: split, augment, fit, evaluate, save the model with its sidecar."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from config import CLASSES, TrainConfig, to_jsonable
+from plateocr.dataset import CharacterSet, load_chars74k
+from plateocr.preprocess import preprocess_batch
+from plateocr.results import atomic_path, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and make TensorFlow's ops deterministic."""
+    import tensorflow as tf
+
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.keras.utils.set_random_seed(seed)
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except (AttributeError, RuntimeError):  # pragma: no cover - older TF or already running
+        log.debug("op determinism not available")
+
+
+def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a class-stratified train/validation split (at least one validation sample a class)."""
+    rng = np.random.default_rng(seed)
+    train: list[np.ndarray] = []
+    val: list[np.ndarray] = []
+    for cls in np.unique(labels):
+        idx = np.flatnonzero(labels == cls)
+        rng.shuffle(idx)
+        n_val = max(1, round(len(idx) * val_fraction)) if len(idx) > 1 else 0
+        val.append(idx[:n_val])
+        train.append(idx[n_val:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def augment_character(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A plausible variant of one grey crop: rotation, scale, squeeze, shift, stroke width, blur, noise."""
+    h, w = gray.shape
+    angle = rng.uniform(-8.0, 8.0)
+    scale = rng.uniform(0.85, 1.1)
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+    matrix[0, :] *= rng.uniform(0.65, 1.1)  # horizontal squeeze: plate fonts are narrow
+    matrix[0, 2] += w * (0.5 - 0.5 * matrix[0, 0]) + rng.uniform(-0.06, 0.06) * w
+    matrix[1, 2] += rng.uniform(-0.06, 0.06) * h
+    out = cv2.warpAffine(gray, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    stroke = int(rng.integers(-1, 2))
+    if stroke:
+        kernel = np.ones((3, 3), np.uint8)
+        out = cv2.dilate(out, kernel) if stroke > 0 else cv2.erode(out, kernel)
+    if rng.random() < 0.5:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.4, 1.6))
+    noise = rng.normal(0.0, rng.uniform(0.0, 8.0), out.shape)
+    return np.clip(out.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced and measured."""
+
+    model_path: Path
+    sidecar_path: Path
+    val_accuracy: float
+    per_class_accuracy: dict[str, float]
+    epochs_run: int
+    seconds: float
+    history: dict[str, list[float]]
+
+
+def per_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy of each class present in ``y_true``, keyed by character."""
+    return {
+        CLASSES[c]: float(np.mean(y_pred[y_true == c] == c)) for c in range(len(CLASSES)) if np.any(y_true == c)
+    }
+
+
+def build_training_arrays(
+    chars: CharacterSet, indices: np.ndarray, cfg: TrainConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Preprocessed originals plus ``cfg.augment_copies`` augmented variants of each."""
+    crops = [chars.images[i] for i in indices]
+    labels = chars.labels[indices]
+    batches = [preprocess_batch(crops, cfg.preprocess)]
+    for _ in range(cfg.augment_copies):
+        batches.append(preprocess_batch([augment_character(c, rng) for c in crops], cfg.preprocess))
+    return np.concatenate(batches), np.tile(labels, cfg.augment_copies + 1)
+
+
+def train(
+    cfg: TrainConfig,
+    chars: CharacterSet | None = None,
+    extra: CharacterSet | None = None,
+    limit_per_class: int | None = None,
+) -> TrainResult:
+    """Train a character classifier and save ``cfg.out`` (HDF5) and its JSON sidecar.
+
+    Args:
+        cfg: validated training configuration.
+        chars: crops to train on; loaded from ``cfg.data_dir`` when omitted.
+        extra: more crops for the training side only (never validated on).
+        limit_per_class: keep at most this many images a class (smoke tests).
+    """
+    cfg.validate()
+    seed_everything(cfg.seed)
+    import keras
+
+    from plateocr.models import build_model
+
+    started = time.perf_counter()
+    if chars is None:
+        subsets = ("good", "bad") if cfg.include_bad else ("good",)
+        chars = load_chars74k(cfg.data_dir, subsets, limit_per_class)
+    train_idx, val_idx = stratified_split(chars.labels, cfg.val_fraction, cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    x_train, y_train = build_training_arrays(chars, train_idx, cfg, rng)
+    if extra is not None and len(extra):
+        x_extra, y_extra = build_training_arrays(extra, np.arange(len(extra)), cfg, rng)
+        x_train, y_train = np.concatenate([x_train, x_extra]), np.concatenate([y_train, y_extra])
+    x_val = preprocess_batch([chars.images[i] for i in val_idx], cfg.preprocess)
+    y_val = chars.labels[val_idx]
+    log.info("training on %d samples, validating on %d", len(x_train), len(x_val))
+
+    size = cfg.preprocess.size
+    model = build_model(cfg.arch, len(CLASSES), (size, size, 1))
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    callbacks = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, cfg.patience // 2)),
+    ]
+    fit = model.fit(
+        x_train,
+        y_train,
+        batch_size=cfg.batch_size,
+        epochs=cfg.epochs,
+        validation_data=(x_val, y_val),
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=2 if log.isEnabledFor(logging.INFO) else 0,
+    )
+    seconds = time.perf_counter() - started
+    predicted = np.argmax(model.predict(x_val, batch_size=512, verbose=0), axis=1)
+    val_accuracy = float(np.mean(predicted == y_val))
+    history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+
+    with atomic_path(cfg.out) as tmp:
+        model.save(tmp)
+    sidecar = sidecar_path(cfg.out)
+    write_json_atomic(
+        sidecar,
+        {
+            "classes": "".join(CLASSES),
+            "arch": cfg.arch,
+            "seed": cfg.seed,
+            "epochs_run": len(history.get("loss", [])),
+            "val_accuracy": val_accuracy,
+            "train_seconds": round(seconds, 1),
+            "train_samples": int(len(x_train)),
+            "val_samples": int(len(x_val)),
+            "preprocess": to_jsonable(cfg.preprocess),
+            "config": to_jsonable(replace(cfg, out=Path(cfg.out).name)),
+        },
+    )
+    return TrainResult(
+        model_path=Path(cfg.out),
+        sidecar_path=sidecar,
+        val_accuracy=val_accuracy,
+        per_class_accuracy=per_class_accuracy(y_val, predicted),
+        epochs_run=len(history.get("loss", [])),
+        seconds=seconds,
+        history=history,
+    )
+
+
+def sidecar_path(model_path: Path) -> Path:
+    """The JSON file saved beside a model: class map, preprocessing, provenance."""
+    return Path(model_path).with_suffix(".json")

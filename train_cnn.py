@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Train the character CNN on Chars74K and save it as an ``.h5`` model with a JSON sidecar."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from config import TrainConfig
+from plateocr.cli import EXIT_OK, EXIT_SETUP, add_verbosity, setup_logging
+from plateocr.errors import PlateOCRError
+
+log = logging.getLogger("train_cnn")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from plateocr.models import ARCHITECTURES
+
+    d = TrainConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", type=Path, default=d.data_dir, help="prepared data folder (see prepare_data.py)")
+    p.add_argument("--out", type=Path, default=d.out, help="where to save the .h5 model")
+    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default=d.arch, help="network architecture")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs (early stopping may end sooner)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="mini-batch size")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed for the split, augmentation and weights")
+    p.add_argument("--include-bad", action="store_true", help="also train on Chars74K BadImag")
+    p.add_argument("--augment", type=int, default=d.augment_copies, help="augmented copies of each crop")
+    p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
+    p.add_argument("--fit", choices=("pad", "stretch"), default=d.preprocess.fit, help="crop-to-square mode")
+    p.add_argument("--limit-per-class", type=int, default=None, help="use at most N images a class")
+    add_verbosity(p)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args)
+    from dataclasses import replace
+
+    from plateocr.train import train
+
+    d = TrainConfig()
+    cfg = TrainConfig(
+        data_dir=args.data,
+        out=args.out,
+        arch=args.arch,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        include_bad=args.include_bad,
+        augment_copies=args.augment,
+        patience=args.patience,
+        preprocess=replace(d.preprocess, fit=args.fit),
+    )
+    try:
+        cfg.validate()
+        result = train(cfg, limit_per_class=args.limit_per_class)
+    except (PlateOCRError, ValueError) as exc:
+        print(f"train_cnn: error: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    worst = sorted(result.per_class_accuracy.items(), key=lambda kv: kv[1])[:5]
+    print(f"Validation accuracy (36 classes): {result.val_accuracy:.2%}")
+    print("Worst classes: " + ", ".join(f"{c} {a:.0%}" for c, a in worst))
+    print(f"Epochs run: {result.epochs_run}, training time: {result.seconds:.0f} s")
+    print(f"Saved {result.model_path} and {result.sidecar_path}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
