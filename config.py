@@ -55,14 +55,18 @@ class TrainConfig:
     data_dir: Path = DATA_DIR
     out: Path = MODEL_PATH
     arch: str = "wide"
-    epochs: int = 40
+    epochs: int = 15
     batch_size: int = 64
     seed: int = 42
     include_bad: bool = False
     val_fraction: float = 0.15
-    patience: int = 6
+    patience: int = 4
     learning_rate: float = 1e-3
     augment_copies: int = 2
+    # Synthetic plates rendered, degraded and cut by our own segmenter into extra training crops.
+    synthetic_plates: int = 0
+    # Stop after the epoch that passes this wall-clock budget (0: no budget).
+    max_seconds: float = 0.0
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
 
     def validate(self) -> None:
@@ -76,6 +80,12 @@ class TrainConfig:
             raise ValueError(f"augment copies must be >= 0, got {self.augment_copies}")
         if self.patience < 1:
             raise ValueError(f"patience must be >= 1, got {self.patience}")
+        if self.synthetic_plates < 0:
+            raise ValueError(f"synthetic plates must be >= 0, got {self.synthetic_plates}")
+        if self.max_seconds < 0:
+            raise ValueError(f"time budget must be >= 0 seconds, got {self.max_seconds}")
+        if not 0.0 < self.learning_rate < 1.0:
+            raise ValueError(f"learning rate must be in (0, 1), got {self.learning_rate}")
         self.preprocess.validate()
 
 
@@ -91,10 +101,14 @@ class RecognizeConfig:
     plate_margin: float = 0.06
     # Plate crops are resized to this height before filtering and segmentation.
     plate_height: int = 96
+    # Plate candidates the localiser proposes; all are read and the most confident wins.
+    max_candidates: int = 5
 
     def validate(self) -> None:
         if not 0.0 <= self.plate_margin <= 0.5:
             raise ValueError(f"plate margin must be in [0, 0.5], got {self.plate_margin}")
+        if not 1 <= self.max_candidates <= 50:
+            raise ValueError(f"max candidates must be in [1, 50], got {self.max_candidates}")
         if not 32 <= self.plate_height <= 512:
             raise ValueError(f"plate height must be in [32, 512], got {self.plate_height}")
 

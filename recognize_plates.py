@@ -28,7 +28,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--model", type=Path, default=d.model, help="trained .h5 model (default: %(default)s)")
     p.add_argument("--output", type=Path, default=d.output, help="results file (default: %(default)s)")
     p.add_argument("--all", action="store_true", help="also read images whose name is not a Spanish plate")
-    p.add_argument("--no-labels", action="store_true", help="find plates without label files")
+    p.add_argument("--no-labels", action="store_true", help="ignore label files: find every plate in the image")
     add_verbosity(p)
     return p.parse_args(argv)
 
@@ -36,10 +36,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args)
-    if args.no_labels:
-        print("recognize_plates: error: --no-labels is not available yet (plate finding lands next)", file=sys.stderr)
-        return EXIT_SETUP
-
     from plateocr.recognize import PlateReader, count_hits, list_images, recognize_folder
     from plateocr.results import license_results_text, write_text_atomic
 
@@ -49,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     except PlateOCRError as exc:
         print(f"recognize_plates: error: {exc}", file=sys.stderr)
         return EXIT_SETUP
-    results = recognize_folder(reader, images, args.labels)
+    results = recognize_folder(reader, images, None if args.no_labels else args.labels)
     try:
         write_text_atomic(args.output, license_results_text((r.name, r.text) for r in results))
     except OSError as exc:

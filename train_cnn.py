@@ -30,6 +30,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--augment", type=int, default=d.augment_copies, help="augmented copies of each crop")
     p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
     p.add_argument("--fit", choices=("pad", "stretch"), default=d.preprocess.fit, help="crop-to-square mode")
+    p.add_argument("--synthetic", type=int, default=d.synthetic_plates,
+                   help="synthetic plates whose segmented characters join the training set")
+    p.add_argument("--max-seconds", type=float, default=d.max_seconds, help="wall-clock budget (0: none)")
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam learning rate")
     p.add_argument("--limit-per-class", type=int, default=None, help="use at most N images a class")
     add_verbosity(p)
     return p.parse_args(argv)
@@ -53,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         include_bad=args.include_bad,
         augment_copies=args.augment,
         patience=args.patience,
+        max_seconds=args.max_seconds,
+        synthetic_plates=args.synthetic,
+        learning_rate=args.learning_rate,
         preprocess=replace(d.preprocess, fit=args.fit),
     )
     try:

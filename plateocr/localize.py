@@ -2,15 +2,17 @@
 
 Several classic cues propose boxes on a resized working copy of the image:
 
-* ``chars``: blobs shaped like characters (adaptive thresholds), chained into text rows; the plate is grown around
-  a row until its light background ends;
+* ``chars``: blobs shaped like characters (adaptive thresholds at three window sizes), chained
+  into text rows of one polarity; the plate is grown around a row (or two stacked rows) until
+  its plain background ends, and over a blue EU band on its left;
 * ``morph``: black-hat + horizontal gradient, closed into wide blobs of plate shape;
 * ``band``: the saturated blue EU band, with the plate extended to its right.
 
-Every proposal is then scored by the same evidence (aligned characters inside, contrast, a light
-background, a blue band on its left, a plate-like shape), duplicates are suppressed, and the best
-few are mapped back to the input's pixels. The reader verifies candidates, so recall in the top
-few matters more than precision.
+Boxes from the last two cues snap to the best text row inside them. Every proposal is then scored
+by the same evidence (``FEATURE_NAMES``: aligned characters filling it, contrast, clean margins,
+a light background, a blue band on its left), duplicates are suppressed, and the best few are
+mapped back to the input's pixels with a small margin. The reader verifies candidates, so recall
+in the top few matters more than precision.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ logger = logging.getLogger(__name__)
 Box = tuple[int, int, int, int]
 
 # Working resolution: long side of the resized copy the cues run on.
-MAX_WORK_SIDE = 960
+MAX_WORK_SIDE = 1280
 MIN_WORK_SIDE = 640
 # Character-like blobs (sizes in working pixels) from adaptive thresholds with these windows.
 THRESHOLD_BLOCKS = (11, 21, 41)
 THRESHOLD_OFFSET = 4
-MIN_CHAR_HEIGHT = 7
+MIN_CHAR_HEIGHT = 6
 MAX_CHAR_HEIGHT_FRACTION = 0.25
 CHAR_ASPECT = (0.1, 1.15)
 CHAR_FILL = (0.12, 0.95)
@@ -42,9 +44,10 @@ ROW_MAX_GAP = 1.1
 MIN_ROW_CHARS = 3
 # Plate shapes (width / height), loose enough for perspective, two-row plates and squashed photos.
 PLATE_ASPECT = (0.9, 8.0)
+MORPH_MIN_ASPECT = 1.3
 NMS_IOU = 0.45
 # Margin added around returned boxes (fraction of width, of height, per side).
-OUTPUT_MARGIN = (0.03, 0.06)
+OUTPUT_MARGIN = (0.03, 0.1)
 # Blue EU band in OpenCV HSV (hue 0-180).
 BLUE_HUE = (95, 130)
 BLUE_MIN_SATURATION = 90
@@ -111,21 +114,20 @@ def _work_scale(height: int, width: int) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def _pairwise_iou(boxes: np.ndarray, other: np.ndarray) -> np.ndarray:
-    ix = np.clip(np.minimum(boxes[:, None, 2], other[None, :, 2]) - np.maximum(boxes[:, None, 0], other[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(boxes[:, None, 3], other[None, :, 3]) - np.maximum(boxes[:, None, 1], other[None, :, 1]), 0, None)
-    inter = ix * iy
-    area_a = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    area_b = (other[:, 2] - other[:, 0]) * (other[:, 3] - other[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-6)
+def _areas(boxes: np.ndarray) -> np.ndarray:
+    return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+
+
+def _intersections(boxes: np.ndarray) -> np.ndarray:
+    """``a[i, j]``: the area shared by boxes i and j."""
+    ix = np.minimum(boxes[:, None, 2], boxes[None, :, 2]) - np.maximum(boxes[:, None, 0], boxes[None, :, 0])
+    iy = np.minimum(boxes[:, None, 3], boxes[None, :, 3]) - np.maximum(boxes[:, None, 1], boxes[None, :, 1])
+    return np.clip(ix, 0, None) * np.clip(iy, 0, None)
 
 
 def _containment(boxes: np.ndarray) -> np.ndarray:
     """``c[i, j]``: the fraction of box i's area that lies inside box j."""
-    ix = np.clip(np.minimum(boxes[:, None, 2], boxes[None, :, 2]) - np.maximum(boxes[:, None, 0], boxes[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(boxes[:, None, 3], boxes[None, :, 3]) - np.maximum(boxes[:, None, 1], boxes[None, :, 1]), 0, None)
-    area = np.maximum((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-6)
-    return ix * iy / area[:, None]
+    return _intersections(boxes) / np.maximum(_areas(boxes), 1e-6)[:, None]
 
 
 def _suppress(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
@@ -133,7 +135,9 @@ def _suppress(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[i
     order = list(np.argsort(-scores, kind="stable"))
     if not order:
         return []
-    overlaps = _pairwise_iou(boxes, boxes)
+    inter = _intersections(boxes)
+    areas = _areas(boxes)
+    overlaps = inter / np.maximum(areas[:, None] + areas[None, :] - inter, 1e-6)
     kept: list[int] = []
     for i in order:
         if all(overlaps[i, k] <= threshold for k in kept):
@@ -150,22 +154,23 @@ def _blob_stats(gray: np.ndarray) -> np.ndarray:
     """Connected components of locally dark and locally light pixels at several window sizes.
 
     Returns:
-        ``(n, 5)`` array of ``x, y, w, h, area`` (adaptive thresholds find small, soft characters
-        far more reliably than MSER, whose stability test rejects blurred strokes).
+        ``(n, 6)`` array of ``x, y, w, h, area, dark`` where ``dark`` is 1 for blobs darker than
+        their surroundings (adaptive thresholds find small, soft characters far more reliably
+        than MSER, whose stability test rejects blurred strokes).
     """
     stats = []
     for block in THRESHOLD_BLOCKS:
-        for polarity in (cv2.THRESH_BINARY_INV, cv2.THRESH_BINARY):
+        for dark, polarity in ((1, cv2.THRESH_BINARY_INV), (0, cv2.THRESH_BINARY)):
             binary = cv2.adaptiveThreshold(
                 gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, polarity, block, THRESHOLD_OFFSET
             )
             count, _, component_stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-            stats.append(component_stats[1:count])
-    return np.concatenate(stats).astype(np.float32) if stats else np.zeros((0, 5), np.float32)
+            stats.append(np.hstack([component_stats[1:count], np.full((count - 1, 1), dark)]))
+    return np.concatenate(stats).astype(np.float32)
 
 
 def _char_boxes(gray: np.ndarray) -> np.ndarray:
-    """Character-like blobs as an ``(n, 4)`` array of ``(x0, y0, x1, y1)``, duplicates removed."""
+    """Character-like blobs as an ``(n, 5)`` array of ``(x0, y0, x1, y1, dark)``, duplicates removed."""
     height = gray.shape[0]
     max_char_h = max(MIN_CHAR_HEIGHT + 1, MAX_CHAR_HEIGHT_FRACTION * height)
     stats = _blob_stats(gray)
@@ -176,8 +181,10 @@ def _char_boxes(gray: np.ndarray) -> np.ndarray:
         & (aspect >= CHAR_ASPECT[0]) & (aspect <= CHAR_ASPECT[1])
         & (fill >= CHAR_FILL[0]) & (fill <= CHAR_FILL[1])
     )
-    boxes = stats[keep, :4]
-    boxes = np.stack([boxes[:, 0], boxes[:, 1], boxes[:, 0] + boxes[:, 2], boxes[:, 1] + boxes[:, 3]], axis=1)
+    blobs = stats[keep]
+    boxes = np.stack(
+        [blobs[:, 0], blobs[:, 1], blobs[:, 0] + blobs[:, 2], blobs[:, 1] + blobs[:, 3], blobs[:, 5]], axis=1
+    )
     if len(boxes) == 0:
         return boxes
     # Each window size reports a character again, and the holes of "0" or "B" are blobs too:
@@ -202,7 +209,7 @@ def _find_root(parent: list[int], i: int) -> int:
 
 
 def _text_rows(chars: np.ndarray) -> list[np.ndarray]:
-    """Chains of neighbouring character blobs of similar height, each a ``(k, 4)`` array."""
+    """Chains of neighbouring character blobs of similar height, each a ``(k, 5)`` array."""
     if len(chars) < MIN_ROW_CHARS:
         return []
     h = chars[:, 3] - chars[:, 1]
@@ -211,7 +218,8 @@ def _text_rows(chars: np.ndarray) -> list[np.ndarray]:
     ratio = np.maximum(h[:, None], h[None, :]) / np.minimum(h[:, None], h[None, :])
     gap = chars[None, :, 0] - chars[:, None, 2]  # j's left minus i's right
     linked = (
-        (ratio <= ROW_HEIGHT_RATIO)
+        (chars[:, None, 4] == chars[None, :, 4])  # one plate's characters are all dark or all light
+        & (ratio <= ROW_HEIGHT_RATIO)
         & (np.abs(cy[:, None] - cy[None, :]) <= ROW_CENTRE_OFFSET * mean_h)
         & (gap >= -0.15 * mean_h)
         & (gap <= ROW_MAX_GAP * mean_h)
@@ -227,75 +235,110 @@ def _text_rows(chars: np.ndarray) -> list[np.ndarray]:
     return [chars[idx] for idx in groups.values() if len(idx) >= MIN_ROW_CHARS]
 
 
-def _run_length(profile: np.ndarray, threshold: float, limit: int, tolerance: int) -> int:
-    """How far ``profile`` stays at or above ``threshold``, allowing ``tolerance`` weak steps in a row."""
-    weak = 0
-    reach = 0
-    for step in range(min(limit, len(profile))):
-        if profile[step] >= threshold:
-            weak = 0
-            reach = step + 1
-        else:
-            weak += 1
-            if weak > tolerance:
-                break
-    return reach
+def _run_around(profile: np.ndarray, start: int, stop: int, threshold: float) -> tuple[int, int]:
+    """The run of ``profile >= threshold`` that contains ``[start, stop)``, grown outwards."""
+    low, high = start, stop
+    while low > 0 and profile[low - 1] >= threshold:
+        low -= 1
+    while high < len(profile) and profile[high] >= threshold:
+        high += 1
+    return low, high
 
 
-def _plate_from_row(gray: np.ndarray, row: np.ndarray) -> np.ndarray:
-    """Grow a text row into the plate around it, following the plate's uniform light background."""
+def _plate_from_row(gray: np.ndarray, blue: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Grow a text row into the plate around it, following the plate's plain background.
+
+    The pixels close to the background's grey level (the majority side of an Otsu split of the
+    row) are closed over the strokes; the plate is the run of columns and rows around the text
+    that this region covers. Where the region runs into the search window's edge (a white plate on
+    a white car), the side falls back to a Spanish plate's proportions. A blue EU band just left
+    of the plate is included.
+    """
     height, width = gray.shape
-    x0, y0 = row[:, 0].min(), row[:, 1].min()
-    x1, y1 = row[:, 2].max(), row[:, 3].max()
+    x0, y0 = float(row[:, 0].min()), float(row[:, 1].min())
+    x1, y1 = float(row[:, 2].max()), float(row[:, 3].max())
     char_h = float(np.median(row[:, 3] - row[:, 1]))
     row_w = x1 - x0
-    ix0, iy0, ix1, iy1 = int(x0), int(y0), int(np.ceil(x1)), int(np.ceil(y1))
-    patch = gray[iy0:iy1, ix0:ix1]
-    # Defaults from a Spanish plate's proportions, used where the background cannot be followed.
-    left, right = 0.12 * row_w, 0.08 * row_w
-    top = bottom = 0.22 * char_h
-    if patch.size >= 16:
-        threshold, _ = cv2.threshold(patch, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        light = float(patch[patch > threshold].mean()) if np.any(patch > threshold) else 255.0
-        dark = float(patch[patch <= threshold].mean()) if np.any(patch <= threshold) else 0.0
+    box = np.array([x0 - 0.12 * row_w, y0 - 0.22 * char_h, x1 + 0.08 * row_w, y1 + 0.22 * char_h], np.float32)
+    wx0, wy0 = max(0, int(x0 - 0.5 * row_w)), max(0, int(y0 - 0.9 * char_h))
+    wx1, wy1 = min(width, int(np.ceil(x1 + 0.4 * row_w))), min(height, int(np.ceil(y1 + 0.9 * char_h)))
+    rx0, ry0, rx1, ry1 = int(x0) - wx0, int(y0) - wy0, int(np.ceil(x1)) - wx0, int(np.ceil(y1)) - wy0
+    window = gray[wy0:wy1, wx0:wx1]
+    text = window[ry0:ry1, rx0:rx1]
+    if text.size >= 16:
+        dark, light, light_fraction = _otsu_levels(text)
         # The plate's background is the side with more pixels (strokes are thin).
-        background_light = np.count_nonzero(patch > threshold) >= patch.size / 2
-        level = light if background_light else dark
-        tolerance = max(12.0, 0.35 * abs(light - dark))
-        similar = (np.abs(gray.astype(np.float32) - level) <= tolerance).astype(np.float32)
-        band = similar[iy0:iy1]
-        max_left, max_right = int(0.35 * row_w) + 2, int(0.25 * row_w) + 2
-        reach_left = _run_length(band[:, ix0 - 1 :: -1].mean(axis=0) if ix0 > 0 else np.zeros(0), 0.55, max_left, 1)
-        reach_right = _run_length(band[:, ix1:].mean(axis=0), 0.55, max_right, 1)
-        columns = similar[:, ix0:ix1]
-        max_vertical = int(0.7 * char_h) + 2
-        reach_top = _run_length(columns[iy0 - 1 :: -1].mean(axis=1) if iy0 > 0 else np.zeros(0), 0.6, max_vertical, 0)
-        reach_bottom = _run_length(columns[iy1:].mean(axis=1), 0.6, max_vertical, 0)
-        # A reach that hit its limit ran into a light surround (a white car): keep the default.
-        if reach_left < max_left:
-            left = max(reach_left, 0.03 * row_w)
-        if reach_right < max_right:
-            right = max(reach_right, 0.03 * row_w)
-        if reach_top < max_vertical:
-            top = max(reach_top, 0.1 * char_h)
-        if reach_bottom < max_vertical:
-            bottom = max(reach_bottom, 0.1 * char_h)
-    box = np.array([x0 - left, y0 - top, x1 + right, y1 + bottom], np.float32)
+        level = light if light_fraction >= 0.5 else dark
+        tolerance = max(15.0, 0.4 * (light - dark))
+        plain = (np.abs(window.astype(np.float32) - level) <= tolerance).astype(np.uint8)
+        plain[ry0:ry1, rx0:rx1] = 1
+        kernel = _rect_kernel(0.4 * char_h, 0.25 * char_h)
+        plain = cv2.morphologyEx(plain, cv2.MORPH_CLOSE, kernel)
+        columns = plain[ry0:ry1].mean(axis=0)
+        rows = plain[:, rx0:rx1].mean(axis=1)
+        left, right = _run_around(columns, rx0, rx1, 0.6)
+        top, bottom = _run_around(rows, ry0, ry1, 0.6)
+        # A side that reached the window's edge ran into a surround as plain as the plate:
+        # keep the default there.
+        if left > 0:
+            box[0] = wx0 + min(left, rx0 - 0.02 * row_w)
+        if right < len(columns):
+            box[2] = wx0 + max(right, rx1 + 0.02 * row_w)
+        if top > 0:
+            box[1] = wy0 + min(top, ry0 - 0.08 * char_h)
+        if bottom < len(rows):
+            box[3] = wy0 + max(bottom, ry1 + 0.08 * char_h)
+    box[0] = _extend_over_band(blue, box, int(y0), int(np.ceil(y1)), row_w)
     return np.clip(box, 0, [width, height, width, height])
 
 
-def _row_candidates(gray: np.ndarray, rows: list[np.ndarray]) -> list[np.ndarray]:
+def _extend_over_band(blue: np.ndarray, box: np.ndarray, y0: int, y1: int, row_w: float) -> float:
+    """The box's left edge, moved over a narrow blue band (the EU band) that touches it."""
+    x0 = int(box[0])
+    max_band, max_gap = 0.3 * row_w + 2, 0.06 * row_w + 2
+    start = max(0, int(x0 - max_band - max_gap - 2))
+    strip = blue[y0:y1, start : x0 + 2]
+    if strip.size == 0:
+        return float(box[0])
+    is_blue = strip.mean(axis=0) >= 0.3 * 255
+    near = np.flatnonzero(is_blue[int(max(0, x0 - max_gap - start)) :]) + int(max(0, x0 - max_gap - start))
+    if not len(near):
+        return float(box[0])
+    right = left = int(near[-1])
+    while left > 0 and is_blue[left - 1]:
+        left -= 1
+    # A blue run that fills the whole search strip is a blue car, not a band.
+    if (left == 0 and start > 0) or right - left + 1 > max_band:
+        return float(box[0])
+    return float(min(box[0], start + left))
+
+
+def _stacked_pairs(rows: list[np.ndarray]) -> list[tuple[int, int]]:
+    """Index pairs (upper, lower) of rows that could be the two rows of one plate."""
+    if len(rows) < 2:
+        return []
+    x0 = np.array([row[:, 0].min() for row in rows])
+    x1 = np.array([row[:, 2].max() for row in rows])
+    heights = np.array([np.median(row[:, 3] - row[:, 1]) for row in rows])
+    tops = np.array([np.median(row[:, 1]) for row in rows])
+    bottoms = np.array([np.median(row[:, 3]) for row in rows])
+    gap = tops[None, :] - bottoms[:, None]  # lower's top minus upper's bottom
+    overlap = np.minimum(x1[:, None], x1[None, :]) - np.maximum(x0[:, None], x0[None, :])
+    narrower = np.minimum((x1 - x0)[:, None], (x1 - x0)[None, :])
+    ratio = np.maximum(heights[:, None], heights[None, :]) / np.minimum(heights[:, None], heights[None, :])
+    stacked = (
+        (gap > -0.2 * heights[:, None]) & (gap < 0.8 * heights[:, None])
+        & (ratio < 1.4) & (overlap > 0.5 * narrower)
+    )
+    np.fill_diagonal(stacked, False)
+    return [(int(i), int(j)) for i, j in zip(*np.nonzero(stacked))]
+
+
+def _row_candidates(gray: np.ndarray, blue: np.ndarray, rows: list[np.ndarray]) -> list[np.ndarray]:
     """Plates grown around single rows, plus two-row plates from rows stacked one above the other."""
-    boxes = [_plate_from_row(gray, row) for row in rows]
-    bounds = [(r[:, 0].min(), r[:, 1].min(), r[:, 2].max(), r[:, 3].max(), np.median(r[:, 3] - r[:, 1])) for r in rows]
-    for i, (ax0, ay0, ax1, ay1, ah) in enumerate(bounds):
-        for j, (bx0, by0, bx1, by1, bh) in enumerate(bounds):
-            overlap = min(ax1, bx1) - max(ax0, bx0)
-            if (
-                i != j and by0 > ay1 and by0 - ay1 < 0.8 * ah and max(ah, bh) / min(ah, bh) < 1.4
-                and overlap > 0.5 * min(ax1 - ax0, bx1 - bx0)
-            ):
-                boxes.append(_plate_from_row(gray, np.concatenate([rows[i], rows[j]])))
+    boxes = [_plate_from_row(gray, blue, row) for row in rows]
+    for upper, lower in _stacked_pairs(rows):
+        boxes.append(_plate_from_row(gray, blue, np.concatenate([rows[upper], rows[lower]])))
     return boxes
 
 
@@ -304,9 +347,13 @@ def _row_candidates(gray: np.ndarray, rows: list[np.ndarray]) -> list[np.ndarray
 # --------------------------------------------------------------------------------------------
 
 
+def _rect_kernel(width: float, height: float) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(width)), max(3, int(height))))
+
+
 def _morph_candidates(gray: np.ndarray) -> list[np.ndarray]:
     """Wide blobs of dense vertical strokes, at two character scales."""
-    height, width = gray.shape
+    height = gray.shape[0]
     boxes = []
     for char_h in (max(9, height // 40), max(15, height // 18)):
         kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (char_h, char_h))
@@ -315,12 +362,12 @@ def _morph_candidates(gray: np.ndarray) -> list[np.ndarray]:
         grad = cv2.normalize(grad, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
         grad = cv2.GaussianBlur(grad, (5, 5), 0)
         _, mask = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (char_h, max(3, char_h // 3))))
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, char_h // 2), max(3, char_h // 3))))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _rect_kernel(char_h, char_h / 3))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _rect_kernel(char_h / 2, char_h / 3))
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         for contour in contours:
             x, y, w, h = cv2.boundingRect(contour)
-            if h >= 0.5 * char_h and h <= 3 * char_h and PLATE_ASPECT[0] * 1.5 <= w / h <= PLATE_ASPECT[1]:
+            if 0.5 * char_h <= h <= 3 * char_h and MORPH_MIN_ASPECT <= w / h <= PLATE_ASPECT[1]:
                 boxes.append(np.array([x, y, x + w, y + h], np.float32))
     return boxes
 
@@ -345,7 +392,8 @@ def _band_candidates(blue: np.ndarray) -> list[np.ndarray]:
         if h < MIN_CHAR_HEIGHT or not 1.2 <= h / w <= 5.5 or area < 0.5 * w * h:
             continue
         plate_w = float(np.clip(11.0 * w, 1.5 * h, 6.0 * h))
-        boxes.append(np.clip(np.array([x, y, x + plate_w, y + h], np.float32), 0, [width, height, width, height]))
+        box = np.array([x, y, x + plate_w, y + h], np.float32)
+        boxes.append(np.clip(box, 0, [width, height, width, height]))
     return boxes
 
 
@@ -354,78 +402,118 @@ def _band_candidates(blue: np.ndarray) -> list[np.ndarray]:
 # --------------------------------------------------------------------------------------------
 
 
-def _row_quality(row: np.ndarray) -> float:
-    """How much a chain of blobs looks like a plate's characters: count, equal heights, alignment."""
+def _row_regularity(row: np.ndarray) -> float:
+    """In [0, 1]: how equal the heights of a row's blobs are and how well their centres line up."""
     heights = row[:, 3] - row[:, 1]
     median_h = float(np.median(heights))
     centres_x, centres_y = (row[:, 0] + row[:, 2]) / 2, (row[:, 1] + row[:, 3]) / 2
-    count = min(len(row), 7) / 7.0 - 0.1 * max(0, len(row) - 9)
     height_spread = float(np.std(heights)) / median_h
     if len(row) >= 3 and np.ptp(centres_x) > 0:
         slope, intercept = np.polyfit(centres_x, centres_y, 1)
         misalignment = float(np.std(centres_y - (slope * centres_x + intercept))) / median_h
     else:
         misalignment = 0.0
-    return count + 0.5 * (1.0 - min(1.0, height_spread / 0.3)) + 0.5 * (1.0 - min(1.0, misalignment / 0.2))
+    return 0.5 * (1.0 - min(1.0, height_spread / 0.3)) + 0.5 * (1.0 - min(1.0, misalignment / 0.2))
+
+
+def _text_quality(rows: list[np.ndarray]) -> float:
+    """How much one or two rows look like a plate's characters: about seven, equal, aligned."""
+    count = sum(len(row) for row in rows)
+    count_score = min(count, 7) / 7.0 - 0.2 * max(0, count - 9)
+    return count_score + float(np.mean([_row_regularity(row) for row in rows]))
+
+
+def _best_text(rows: list[np.ndarray]) -> list[np.ndarray]:
+    """The best row, with its partner when the two make a two-row plate."""
+    options = [[row] for row in rows] + [[rows[i], rows[j]] for i, j in _stacked_pairs(rows)]
+    return max(options, key=_text_quality)
+
+
+def _blobs_in_box(box: np.ndarray, chars: np.ndarray) -> np.ndarray:
+    """The blobs centred in ``box`` that are tall enough to be its characters."""
+    x0, y0, x1, y1 = box[:4]
+    heights = chars[:, 3] - chars[:, 1]
+    cx, cy = (chars[:, 0] + chars[:, 2]) / 2, (chars[:, 1] + chars[:, 3]) / 2
+    inside = (cx > x0) & (cx < x1) & (cy > y0) & (cy < y1)
+    return chars[inside & (heights >= 0.25 * (y1 - y0)) & (heights <= y1 - y0)]
 
 
 def _rows_in_box(box: np.ndarray, chars: np.ndarray) -> list[np.ndarray]:
-    """Text rows made of the blobs centred in ``box`` that are tall enough to be its characters."""
-    x0, y0, x1, y1 = box
-    heights = chars[:, 3] - chars[:, 1]
-    cx, cy = (chars[:, 0] + chars[:, 2]) / 2, (chars[:, 1] + chars[:, 3]) / 2
-    inside = (cx > x0) & (cx < x1) & (cy > y0) & (cy < y1) & (heights >= 0.25 * (y1 - y0)) & (heights <= y1 - y0)
-    return _text_rows(chars[inside])
+    """Text rows made of the blobs that could be the box's characters."""
+    return _text_rows(_blobs_in_box(box, chars))
 
 
-def _otsu_levels(patch: np.ndarray) -> tuple[float, float]:
-    """Mean grey levels of the dark and the light side of an Otsu split."""
+def _snap_to_row(gray: np.ndarray, blue: np.ndarray, box: np.ndarray, chars: np.ndarray) -> np.ndarray:
+    """A loose box replaced by the plate grown around its best text row (unchanged when it has none)."""
+    rows = _rows_in_box(box, chars)
+    if not rows:
+        return box
+    return _plate_from_row(gray, blue, np.concatenate(_best_text(rows)))
+
+
+def _otsu_levels(patch: np.ndarray) -> tuple[float, float, float]:
+    """Mean grey levels of the dark and the light side of an Otsu split, and the light side's share."""
     threshold, _ = cv2.threshold(patch, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     light, dark = patch[patch > threshold], patch[patch <= threshold]
     if not light.size or not dark.size:
         level = float(patch.mean())
-        return level, level
-    return float(dark.mean()), float(light.mean())
+        return level, level, 1.0
+    return float(dark.mean()), float(light.mean()), light.size / patch.size
 
 
-def _score(box: np.ndarray, gray: np.ndarray, blue: np.ndarray, chars: np.ndarray) -> float:
-    """Plate evidence for a box: a good row of characters filling it, contrast, clean margins, blue band."""
+# Evidence that a box holds a plate; a candidate's score is the weighted sum of its features.
+FEATURE_NAMES = (
+    "bias", "has_text", "count", "excess", "regularity", "two_rows", "span", "height_fit",
+    "contrast", "clean", "band", "light", "aspect_fit", "log_width", "purity",
+)
+# Set by hand, then nudged (purity, log_width, clean) by ranking the proposals of the non-Spanish
+# labelled photos and of synthetic scenes; the Spanish-named photos were kept out of it.
+SCORE_WEIGHTS = {
+    "count": 2.0, "excess": -1.0, "regularity": 2.0, "span": 1.0, "height_fit": 1.0, "contrast": 1.5,
+    "clean": 0.5, "band": 1.5, "light": 0.5, "purity": 1.0, "log_width": 0.3,
+}
+WEIGHT_VECTOR = np.array([SCORE_WEIGHTS.get(name, 0.0) for name in FEATURE_NAMES], np.float32)
+
+
+def _features(box: np.ndarray, gray: np.ndarray, blue: np.ndarray, chars: np.ndarray) -> np.ndarray:
+    """The ``FEATURE_NAMES`` of a box: its best text (one or two rows), contrast, margins, band, shape."""
+    feature = dict.fromkeys(FEATURE_NAMES, 0.0)
+    feature["bias"] = 1.0
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     w, h = x1 - x0, y1 - y0
     if w < 8 or h < 4:
-        return 0.0
+        return np.array(list(feature.values()), np.float32)
     left_strip = blue[y0:y1, max(0, x0 - w // 20) : x0 + max(2, w // 6)]
-    band = min(1.0, 3.0 * float(left_strip.mean()) / 255.0) if left_strip.size else 0.0
-    rows = _rows_in_box(box, chars)
+    feature["band"] = min(1.0, 3.0 * float(left_strip.mean()) / 255.0) if left_strip.size else 0.0
+    feature["aspect_fit"] = float(PLATE_ASPECT[0] <= w / h <= PLATE_ASPECT[1])
+    feature["log_width"] = float(np.log(w / gray.shape[1]))
+    blobs = _blobs_in_box(box, chars)
+    rows = _text_rows(blobs)
     if not rows:
-        dark, light = _otsu_levels(gray[y0:y1, x0:x1])
-        return 0.5 * (light - dark) / 255.0 + 0.5 * band
-    qualities = [_row_quality(row) for row in rows]
-    best = int(np.argmax(qualities))
-    row = rows[best]
-    rx0, ry0 = int(row[:, 0].min()), int(row[:, 1].min())
-    rx1, ry1 = int(np.ceil(row[:, 2].max())), int(np.ceil(row[:, 3].max()))
-    char_h = float(np.median(row[:, 3] - row[:, 1]))
-    # Two-row plates: a second row above or below counts as well.
-    stacked = sum(1 for k, other in enumerate(rows) if k != best and abs(
-        float(np.median(other[:, 3] - other[:, 1])) - char_h) < 0.3 * char_h)
-    span = (rx1 - rx0) / w
-    height_ratio = char_h / h * (1 + min(stacked, 1))
-    dark, light = _otsu_levels(gray[ry0:ry1, rx0:rx1])
-    contrast = (light - dark) / 255.0
+        dark, light, _ = _otsu_levels(gray[y0:y1, x0:x1])
+        feature["contrast"] = 0.25 * (light - dark) / 255.0
+        return np.array(list(feature.values()), np.float32)
+    text = _best_text(rows)
+    text_box = np.concatenate(text)
+    rx0, ry0 = int(text_box[:, 0].min()), int(text_box[:, 1].min())
+    rx1, ry1 = int(np.ceil(text_box[:, 2].max())), int(np.ceil(text_box[:, 3].max()))
+    dark, light, _ = _otsu_levels(gray[ry0:ry1, rx0:rx1])
     # Around a plate's characters lies its plain background; clutter has more clutter around it.
     margins = np.concatenate([gray[y0:ry0, rx0:rx1].ravel(), gray[ry1:y1, rx0:rx1].ravel()])
-    clean = 1.0 - min(1.0, float(margins.std()) / max(1.0, 0.5 * (light - dark))) if margins.size else 0.5
-    return (
-        2.0 * qualities[best]
-        + 1.0 * min(1.0, max(0.0, (span - 0.3) / 0.4))
-        + 1.0 * (1.0 if 0.4 <= height_ratio <= 0.95 else 0.0)
-        + 1.5 * min(1.0, contrast / 0.4)
-        + 1.0 * clean
-        + 1.5 * band
-        + 0.5 * light / 255.0
-        + 0.3 * min(stacked, 1)
+    feature.update(
+        has_text=1.0,
+        count=min(len(text_box), 7) / 7.0,
+        excess=max(0, len(text_box) - 9) / 5.0,
+        regularity=float(np.mean([_row_regularity(row) for row in text])),
+        two_rows=float(len(text) == 2),
+        span=min(1.0, max(0.0, ((rx1 - rx0) / w - 0.3) / 0.4)),
+        height_fit=float(0.4 <= (ry1 - ry0) / h <= 0.95),
+        contrast=min(1.0, (light - dark) / 255.0 / 0.4),
+        clean=1.0 - min(1.0, float(margins.std()) / max(1.0, 0.5 * (light - dark))) if margins.size else 0.5,
+        light=light / 255.0,
+        purity=len(text_box) / len(blobs),
     )
+    return np.array(list(feature.values()), np.float32)
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,6 +532,32 @@ def _to_input_box(box: np.ndarray, scale: float, width: int, height: int) -> Box
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def _propose(work: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Proposals on the working copy: ``(n, 4)`` boxes, their cues and ``(n, features)`` evidence."""
+    gray = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
+    blue = _blue_mask(cv2.cvtColor(work, cv2.COLOR_BGR2HSV))
+    chars = _char_boxes(gray)
+    proposals: list[tuple[np.ndarray, str]] = []
+    proposals += [(box, "chars") for box in _row_candidates(gray, blue, _text_rows(chars))]
+    proposals += [(_snap_to_row(gray, blue, box, chars), "morph") for box in _morph_candidates(gray)]
+    proposals += [(_snap_to_row(gray, blue, box, chars), "band") for box in _band_candidates(blue)]
+    logger.debug("%d character blobs, %d proposals", len(chars), len(proposals))
+    if not proposals:
+        return np.zeros((0, 4), np.float32), [], np.zeros((0, len(FEATURE_NAMES)), np.float32)
+    boxes = np.stack([box for box, _ in proposals])
+    features = np.stack([_features(box, gray, blue, chars) for box in boxes])
+    return boxes, [source for _, source in proposals], features
+
+
+def _working_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
+    """The image resized to the working resolution, and the scale factor used."""
+    scale = _work_scale(*image.shape[:2])
+    if scale == 1.0:
+        return image, scale
+    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation), scale
+
+
 def find_plate_candidates(image_bgr: np.ndarray, max_candidates: int = 5) -> list[Candidate]:
     """Propose plate boxes, best first.
 
@@ -459,24 +573,12 @@ def find_plate_candidates(image_bgr: np.ndarray, max_candidates: int = 5) -> lis
     if image is None or min(image.shape[:2]) < 8 or max_candidates <= 0:
         return []
     height, width = image.shape[:2]
-    scale = _work_scale(height, width)
-    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-    work = cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation) if scale != 1.0 else image
-    gray = cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)
-    blue = _blue_mask(cv2.cvtColor(work, cv2.COLOR_BGR2HSV))
-    chars = _char_boxes(gray)
-
-    proposals: list[tuple[np.ndarray, str]] = []
-    proposals += [(box, "chars") for box in _row_candidates(gray, _text_rows(chars))]
-    proposals += [(box, "morph") for box in _morph_candidates(gray)]
-    proposals += [(box, "band") for box in _band_candidates(blue)]
-    if not proposals:
+    work, scale = _working_copy(image)
+    boxes, sources, features = _propose(work)
+    if not len(boxes):
         return []
-    boxes = np.stack([box for box, _ in proposals])
-    scores = np.array([_score(box, gray, blue, chars) for box in boxes], np.float32)
+    scores = features @ WEIGHT_VECTOR
     kept = _suppress(boxes, scores, NMS_IOU)[:max_candidates]
-    logger.debug("%d proposals, %d chars, kept %d", len(proposals), len(chars), len(kept))
     return [
-        Candidate(box=_to_input_box(boxes[i], scale, width, height), score=float(scores[i]), source=proposals[i][1])
-        for i in kept
+        Candidate(_to_input_box(boxes[i], scale, width, height), float(scores[i]), sources[i]) for i in kept
     ]

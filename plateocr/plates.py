@@ -63,10 +63,11 @@ def parse_yolo_labels(path: Path) -> list[YoloLine]:
         if not parts:
             continue
         try:
-            cls = int(float(parts[0]))
+            cls_value = float(parts[0])
             cx, cy, w, h = (float(v) for v in parts[1:5])
-            if len(parts) < 5 or not all(np.isfinite([cx, cy, w, h])):
-                raise ValueError("expected 'class cx cy w h'")
+            if not cls_value.is_integer() or not all(np.isfinite([cx, cy, w, h])):
+                raise ValueError("expected 'class cx cy w h' with an integer class and finite numbers")
+            cls = int(cls_value)
         except ValueError as exc:
             log.warning("%s:%d: malformed YOLO line %r skipped (%s)", path, number, raw[:60], exc)
             continue

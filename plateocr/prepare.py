@@ -13,7 +13,6 @@ import os
 import shutil
 import tarfile
 import tempfile
-import urllib.error
 import urllib.request
 import zipfile
 import zlib

@@ -169,15 +169,37 @@ class PlateReader:
         return result
 
     def candidates(self, image: np.ndarray, path: Path, labels: Path | None) -> list[PlateCandidate]:
-        """Plate boxes from the image's YOLO label file, with the configured margin."""
+        """Plate boxes from the image's YOLO label file (with the configured margin), else the localiser's.
+
+        The localiser takes over when no label folder is given, the image has no label
+        file, or its label file holds no usable plate box.
+        """
         h, w = image.shape[:2]
-        if labels is None:
-            raise InputError(f"{path}: no label folder given and plate finding without labels is not available yet")
-        label_file = Path(labels) / f"{Path(path).stem}.txt"
-        if not label_file.is_file():
-            raise InputError(f"{label_file}: label file missing")
-        boxes = plate_boxes_from_labels(label_file, w, h)
-        return [PlateCandidate(expand_box(b, self.cfg.plate_margin, w, h), "label") for b in boxes]
+        if labels is not None:
+            label_file = Path(labels) / f"{Path(path).stem}.txt"
+            boxes: list[Box] = []
+            if label_file.is_file():
+                try:
+                    boxes = plate_boxes_from_labels(label_file, w, h)
+                except InputError as exc:
+                    log.warning("%s; finding the plate without it", exc)
+                if not boxes:
+                    log.warning("%s: no usable plate box; finding the plate without it", label_file)
+            else:
+                log.debug("%s: no label file; finding the plate without it", label_file)
+            if boxes:
+                return [PlateCandidate(expand_box(b, self.cfg.plate_margin, w, h), "label") for b in boxes]
+        return self.localise(image)
+
+    def localise(self, image: np.ndarray) -> list[PlateCandidate]:
+        """The localiser's top candidates (verified later by reading them all)."""
+        from plateocr.localize import find_plate_candidates
+
+        return [
+            PlateCandidate(Box(*c.box), f"localiser:{c.source}")
+            for c in find_plate_candidates(image, self.cfg.max_candidates)
+            if c.box[2] >= 8 and c.box[3] >= 4
+        ]
 
 
 def plate_score(reading: Reading, decodings: list[Decoded]) -> float:
@@ -199,6 +221,8 @@ def load_model(path: Path) -> tuple[object, PreprocessConfig]:
     if sidecar.is_file():
         try:
             meta = json.loads(sidecar.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise SetupError(f"{sidecar}: model sidecar is not a JSON object")
             if meta.get("classes", "".join(CLASSES)) != "".join(CLASSES):
                 raise SetupError(f"{sidecar}: model class map {meta.get('classes')!r} is not {''.join(CLASSES)!r}")
             preprocess = PreprocessConfig(**meta.get("preprocess", {}))

@@ -57,6 +57,8 @@ EU_YELLOW_RGB = (255, 204, 0)
 # Width of a "0" divided by its height on Spanish plates; every font is squeezed to match it.
 DIGIT_ASPECT = 0.58
 GLYPH_SIZE = 160  # font size at which glyphs are rasterised before being resized to their box
+# Extra space between the digits and the letters of a one-row plate, as a fraction of the character height.
+LETTER_GAP = 0.34
 
 
 @dataclass(frozen=True)
@@ -211,8 +213,9 @@ def _row_cells(
     n_chars: int, left: float, right: float, top: int, char_h: int, cell_w: int, spacing: int, gap_after: int
 ) -> list[Box]:
     """Character cells of one centred row; ``gap_after`` is the index after which the wide gap comes."""
-    gap = spacing + round(char_h * 0.34)
-    total = n_chars * cell_w + (n_chars - 1) * spacing + (gap - spacing if 0 <= gap_after < n_chars - 1 else 0)
+    gap = spacing + round(char_h * LETTER_GAP)
+    extra = gap - spacing if 0 <= gap_after < n_chars - 1 else 0
+    total = n_chars * cell_w + (n_chars - 1) * spacing + extra
     x = left + (right - left - total) / 2
     cells = []
     for i in range(n_chars):
@@ -221,8 +224,10 @@ def _row_cells(
     return cells
 
 
-def _layout(text: str, size: tuple[int, int], band_w: int, two_rows: bool, rng: np.random.Generator) -> list[Box]:
-    """Character cells for a plate of ``size`` (w, h)."""
+def _layout(
+    text: str, size: tuple[int, int], band_w: int, two_rows: bool, rng: np.random.Generator
+) -> list[Box]:
+    """Character cells for a plate of ``size`` (w, h): one row with a gap before the letters, or two rows."""
     width, height = size
     margin = round(height * 0.07) if not two_rows else round(width * 0.04)
     left, right = band_w + margin, width - margin
@@ -236,7 +241,7 @@ def _layout(text: str, size: tuple[int, int], band_w: int, two_rows: bool, rng: 
         rows = [(text, top, 3)]
     spacing = round(char_h * rng.uniform(0.08, 0.16))
     widest = max(len(chars) for chars, _, _ in rows)
-    fit_w = (right - left - (widest - 1) * spacing - (round(char_h * 0.34) if not two_rows else 0)) / widest
+    fit_w = (right - left - (widest - 1) * spacing - (0 if two_rows else round(char_h * LETTER_GAP))) / widest
     cell_w = int(min(char_h * rng.uniform(0.52, 0.6), fit_w))
     cells: list[Box] = []
     for chars, top, gap_after in rows:
@@ -340,15 +345,17 @@ def _random_homography(
 
 
 def _warp(
-    image: np.ndarray, corners: np.ndarray, boxes: Sequence[Box], target_width: float,
+    image: np.ndarray, boxes: Sequence[Box], target_width: float,
     rng: np.random.Generator, strength: float, max_angle: float = 10.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Box]]:
-    """Warp ``image`` so the plate is ``target_width`` px wide.
+    """Warp a plate image (rotation, perspective) so that the plate is ``target_width`` px wide.
 
     Returns:
-        The warped image, its coverage mask (float32 in [0, 1]), the warped corners and boxes.
+        The warped image, its coverage mask (float32 in [0, 1]), the plate's warped corners and
+        the warped boxes.
     """
     height, width = image.shape[:2]
+    corners = _box_corners((0, 0, width, height))
     scale = target_width / width
     if scale < 1.0:
         # Shrink with area averaging first: warpPerspective alone would alias the strokes away.
@@ -361,7 +368,9 @@ def _warp(
         (image.shape[1], image.shape[0]), image.shape[1] * max(scale, 1.0), rng, strength, max_angle
     )
     full = matrix @ pre
-    warped = cv2.warpPerspective(image, matrix, out_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.warpPerspective(
+        image, matrix, out_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     coverage = cv2.warpPerspective(
         np.ones(image.shape[:2], np.float32), matrix, out_size, flags=cv2.INTER_LINEAR, borderValue=0.0
     )
@@ -450,7 +459,9 @@ PHOTOMETRIC: tuple[tuple[str, float, Photometric], ...] = (
 )
 
 
-def _apply_steps(image: np.ndarray, rng: np.random.Generator, strength: float, steps: Sequence[str]) -> np.ndarray:
+def _apply_steps(
+    image: np.ndarray, rng: np.random.Generator, strength: float, steps: Sequence[str]
+) -> np.ndarray:
     """Apply the named steps of ``PHOTOMETRIC``, each with its probability, on a float32 image."""
     out = image.astype(np.float32)
     for name, probability, step in PHOTOMETRIC:
@@ -500,10 +511,7 @@ def degrade_plate(
         The degraded plate with its character boxes and corners in output pixels.
     """
     width = plate_width if plate_width is not None else _random_plate_width(rng, 40, 200)
-    height, src_width = plate.image.shape[:2]
-    warped, coverage, corners, boxes = _warp(
-        plate.image, _box_corners((0, 0, src_width, height)), plate.char_boxes, width, rng, strength
-    )
+    warped, coverage, corners, boxes = _warp(plate.image, plate.char_boxes, width, rng, strength)
     background = _background_patch(warped.shape[:2], rng)
     mixed = warped * coverage[..., None] + background * (1.0 - coverage[..., None])
     image = _to_jpeg_uint8(_apply_steps(mixed, rng, strength, ALL_STEPS), rng, strength)
@@ -541,13 +549,18 @@ def _random_text(rng: np.random.Generator) -> str:
     return "".join(alphabet[i] for i in rng.integers(0, len(alphabet), size=int(rng.integers(2, 12))))
 
 
+# How often each kind of clutter is drawn: rectangle, line, circle, stripes, text, sign.
+CLUTTER_WEIGHTS = (0.3, 0.2, 0.15, 0.15, 0.15, 0.05)
+CLUTTER_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_PLAIN)
+
+
 def _clutter(canvas: np.ndarray, rng: np.random.Generator) -> None:
     """Draw rectangles, lines, circles, stripes and text-like blobs in place."""
     height, width = canvas.shape[:2]
     unit = max(width, height)
     count = int(rng.integers(25, 60))
     for _ in range(count):
-        kind = int(rng.integers(0, 6))
+        kind = int(rng.choice(len(CLUTTER_WEIGHTS), p=CLUTTER_WEIGHTS))
         colour = _random_colour(rng)
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
         size = int(unit * rng.uniform(0.01, 0.3))
@@ -567,8 +580,8 @@ def _clutter(canvas: np.ndarray, rng: np.random.Generator) -> None:
             for k in range(bars):
                 cv2.rectangle(canvas, (x + k * step, y), (x + k * step + step // 2, y + bar_h), colour, -1)
         else:
-            scale = unit * rng.uniform(0.0008, 0.004)
-            font = int(rng.choice([cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_PLAIN]))
+            scale = unit * rng.uniform(0.0005, 0.003)
+            font = int(rng.choice(CLUTTER_FONTS))
             words = _random_text(rng)
             if kind == 5:
                 # A sign or sticker: dark text on a light box, the hardest negative for a plate finder.
@@ -614,10 +627,7 @@ def make_scene(
     if plate_width is None:
         plate_width = _random_plate_width(rng, 40, min(400.0, 0.6 * width))
     plate = render_plate(text, rng, two_rows=two_rows)
-    src_h, src_w = plate.image.shape[:2]
-    warped, coverage, corners, boxes = _warp(
-        plate.image, _box_corners((0, 0, src_w, src_h)), plate.char_boxes, plate_width, rng, strength
-    )
+    warped, coverage, corners, boxes = _warp(plate.image, plate.char_boxes, plate_width, rng, strength)
     warped = _apply_steps(warped, rng, strength, PLATE_STEPS)
     patch_h, patch_w = warped.shape[:2]
     if patch_w >= width or patch_h >= height:
@@ -638,4 +648,6 @@ def make_scene(
     offset = np.array([x0, y0], np.float32)
     corners = corners + offset
     scene_boxes = [(x + x0, y + y0, w, h) for x, y, w, h in boxes]
-    return Scene(image=image, text=text, plate_box=_corners_box(corners), char_boxes=scene_boxes, corners=corners)
+    return Scene(
+        image=image, text=text, plate_box=_corners_box(corners), char_boxes=scene_boxes, corners=corners
+    )

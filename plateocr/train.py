@@ -81,6 +81,22 @@ class TrainResult:
     history: dict[str, list[float]]
 
 
+def time_budget_callback(max_seconds: float) -> object:
+    """A Keras callback that ends training after the epoch that exhausts ``max_seconds``."""
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        def on_train_begin(self, logs: object = None) -> None:
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+            if time.perf_counter() - self.started >= max_seconds:
+                log.info("time budget of %.0f s reached after epoch %d", max_seconds, epoch + 1)
+                self.model.stop_training = True
+
+    return TimeBudget()
+
+
 def per_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """Accuracy of each class present in ``y_true``, keyed by character."""
     return {
@@ -89,15 +105,15 @@ def per_class_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 
 
 def build_training_arrays(
-    chars: CharacterSet, indices: np.ndarray, cfg: TrainConfig, rng: np.random.Generator
+    chars: CharacterSet, indices: np.ndarray, cfg: TrainConfig, rng: np.random.Generator, copies: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Preprocessed originals plus ``cfg.augment_copies`` augmented variants of each."""
+    """Preprocessed originals plus ``copies`` augmented variants of each."""
     crops = [chars.images[i] for i in indices]
     labels = chars.labels[indices]
     batches = [preprocess_batch(crops, cfg.preprocess)]
-    for _ in range(cfg.augment_copies):
+    for _ in range(copies):
         batches.append(preprocess_batch([augment_character(c, rng) for c in crops], cfg.preprocess))
-    return np.concatenate(batches), np.tile(labels, cfg.augment_copies + 1)
+    return np.concatenate(batches), np.tile(labels, copies + 1)
 
 
 def train(
@@ -111,7 +127,8 @@ def train(
     Args:
         cfg: validated training configuration.
         chars: crops to train on; loaded from ``cfg.data_dir`` when omitted.
-        extra: more crops for the training side only (never validated on).
+        extra: more crops for the training side only (never validated on); by default
+            ``cfg.synthetic_plates`` synthetic plates cut by our own segmenter.
         limit_per_class: keep at most this many images a class (smoke tests).
     """
     cfg.validate()
@@ -126,9 +143,14 @@ def train(
         chars = load_chars74k(cfg.data_dir, subsets, limit_per_class)
     train_idx, val_idx = stratified_split(chars.labels, cfg.val_fraction, cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    x_train, y_train = build_training_arrays(chars, train_idx, cfg, rng)
+    x_train, y_train = build_training_arrays(chars, train_idx, cfg, rng, cfg.augment_copies)
+    if extra is None and cfg.synthetic_plates > 0:
+        from plateocr.synthset import synthetic_characters
+
+        extra = synthetic_characters(cfg.synthetic_plates, cfg.seed)
     if extra is not None and len(extra):
-        x_extra, y_extra = build_training_arrays(extra, np.arange(len(extra)), cfg, rng)
+        # Synthetic crops are already degraded plate by plate: no further augmentation.
+        x_extra, y_extra = build_training_arrays(extra, np.arange(len(extra)), cfg, rng, 0)
         x_train, y_train = np.concatenate([x_train, x_extra]), np.concatenate([y_train, y_extra])
     x_val = preprocess_batch([chars.images[i] for i in val_idx], cfg.preprocess)
     y_val = chars.labels[val_idx]
@@ -145,6 +167,8 @@ def train(
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(1, cfg.patience // 2)),
     ]
+    if cfg.max_seconds > 0:
+        callbacks.append(time_budget_callback(cfg.max_seconds))
     fit = model.fit(
         x_train,
         y_train,
@@ -173,6 +197,7 @@ def train(
             "val_accuracy": val_accuracy,
             "train_seconds": round(seconds, 1),
             "train_samples": int(len(x_train)),
+            "synthetic_crops": 0 if extra is None else len(extra),
             "val_samples": int(len(x_val)),
             "preprocess": to_jsonable(cfg.preprocess),
             "config": to_jsonable(replace(cfg, out=Path(cfg.out).name)),

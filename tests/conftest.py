@@ -1,0 +1,171 @@
+"""Shared test set-up: import path, markers, and inputs the tests build themselves.
+
+Nothing here reads the real data except ``shared_data``, which skips when the
+mirror beside the project is absent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from config import CLASSES  # noqa: E402  (needs the path above)
+
+# The rendered plate's geometry (a Spanish plate is 520 x 110 mm; one pixel per millimetre).
+PLATE_HEIGHT = 110
+PLATE_WIDTH = 520
+BAND_WIDTH = 44  # the blue EU band on the left
+CHAR_HEIGHT = 77  # 70% of the plate height
+CHAR_MAX_WIDTH = 46  # plate fonts are narrow; wider glyphs are squeezed to this
+CHAR_STEP = 56  # distance between neighbouring character slots
+DIGIT_LETTER_GAP = 22  # extra space between the four digits and the three letters
+FIRST_SLOT_X = 62  # left edge of the first character slot
+BLUE_BGR = (165, 70, 10)
+
+FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX)
+
+RenderedPlate = tuple[np.ndarray, list[float]]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: trains a model or reads the real data (minutes, not seconds)")
+    # Keras 3 on NumPy 2 warns on every batch; it is not ours to fix and drowns real warnings.
+    config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword")
+
+
+def render_glyph(char: str, font: int = cv2.FONT_HERSHEY_SIMPLEX, thickness: int = 6) -> np.ndarray:
+    """A tight uint8 mask (255 = ink) of one character drawn with ``cv2.putText``."""
+    canvas = np.zeros((200, 200), np.uint8)
+    cv2.putText(canvas, char, (30, 150), font, 4.0, 255, thickness, cv2.LINE_AA)
+    ys, xs = np.nonzero(canvas > 127)
+    return canvas[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def paint(image: np.ndarray, mask: np.ndarray, x: int, y: int, colour: tuple[int, ...] | int) -> None:
+    """Blend ``colour`` into ``image`` through ``mask`` (anti-aliased) with its top-left corner at (x, y)."""
+    h, w = mask.shape
+    region = image[y : y + h, x : x + w].astype(np.float32)
+    alpha = (mask.astype(np.float32) / 255.0)[..., None] if image.ndim == 3 else mask.astype(np.float32) / 255.0
+    target = np.array(colour, np.float32)
+    image[y : y + h, x : x + w] = np.round(region * (1 - alpha) + target * alpha).astype(np.uint8)
+
+
+def draw_plate(text: str, font: int = cv2.FONT_HERSHEY_SIMPLEX, thickness: int = 6) -> RenderedPlate:
+    """A clean Spanish-style plate: white, thin black border, blue band with a white E, seven characters.
+
+    Returns the BGR image and the x-centre of each drawn character, left to right.
+    """
+    plate = np.full((PLATE_HEIGHT, PLATE_WIDTH, 3), 255, np.uint8)
+    cv2.rectangle(plate, (0, 0), (PLATE_WIDTH - 1, PLATE_HEIGHT - 1), (0, 0, 0), 2)
+    cv2.rectangle(plate, (3, 3), (BAND_WIDTH, PLATE_HEIGHT - 4), BLUE_BGR, -1)
+    e = cv2.resize(render_glyph("E", font, 3), (18, 26), interpolation=cv2.INTER_AREA)
+    paint(plate, e, 3 + (BAND_WIDTH - 3 - 18) // 2, PLATE_HEIGHT - 38, (255, 255, 255))
+    centres: list[float] = []
+    y0 = (PLATE_HEIGHT - CHAR_HEIGHT) // 2
+    for i, char in enumerate(text):
+        glyph = render_glyph(char, font, thickness)
+        gh, gw = glyph.shape
+        width = min(CHAR_MAX_WIDTH, max(1, round(gw * CHAR_HEIGHT / gh)))
+        glyph = cv2.resize(glyph, (width, CHAR_HEIGHT), interpolation=cv2.INTER_AREA)
+        slot_x = FIRST_SLOT_X + i * CHAR_STEP + (DIGIT_LETTER_GAP if i >= 4 else 0)
+        x0 = slot_x + (CHAR_MAX_WIDTH - width) // 2
+        paint(plate, glyph, x0, y0, (0, 0, 0))
+        centres.append(x0 + width / 2)
+    return plate, centres
+
+
+def character_image(char: str, rng: np.random.Generator, size: int = 100) -> np.ndarray:
+    """A Chars74K-like colour crop of one character: random font, shift, colours and polarity."""
+    font = FONTS[int(rng.integers(len(FONTS)))]
+    glyph = render_glyph(char, font, int(rng.integers(5, 9)))
+    gh, gw = glyph.shape
+    height = int(rng.integers(60, 76))
+    width = max(4, min(80, round(gw * height / gh)))
+    glyph = cv2.resize(glyph, (width, height), interpolation=cv2.INTER_AREA)
+    dark, light = rng.integers(0, 90, 3), rng.integers(170, 256, 3)
+    ink, paper = (dark, light) if rng.random() < 0.5 else (light, dark)
+    image = np.empty((size, size, 3), np.uint8)
+    image[:] = paper
+    x = (size - width) // 2 + int(rng.integers(-5, 6))
+    y = (size - height) // 2 + int(rng.integers(-5, 6))
+    paint(image, glyph, min(max(x, 0), size - width), min(max(y, 0), size - height), tuple(int(v) for v in ink))
+    return image
+
+
+def yolo_line(cls: int, x: float, y: float, w: float, h: float, image_width: int, image_height: int) -> str:
+    """A YOLO label line for the pixel box (top-left ``x, y``, size ``w, h``) of an image."""
+    cx, cy = (x + w / 2) / image_width, (y + h / 2) / image_height
+    return f"{cls} {cx:.6f} {cy:.6f} {w / image_width:.6f} {h / image_height:.6f}\n"
+
+
+def write_tiny_chars74k(data_dir: Path, per_class: int = 6, seed: int = 0) -> Path:
+    """A fake ``chars74k/English/Img/GoodImg/Bmp/SampleNNN/*.png`` tree; returns ``data_dir``."""
+    rng = np.random.default_rng(seed)
+    bmp = Path(data_dir) / "chars74k" / "English" / "Img" / "GoodImg" / "Bmp"
+    for index, char in enumerate(CLASSES):
+        folder = bmp / f"Sample{index + 1:03d}"
+        folder.mkdir(parents=True)
+        for k in range(per_class):
+            cv2.imwrite(str(folder / f"img{index + 1:03d}-{k + 1:05d}.png"), character_image(char, rng))
+    return Path(data_dir)
+
+
+@pytest.fixture(scope="session")
+def rendered_plate() -> Callable[..., RenderedPlate]:
+    """Factory: ``rendered_plate("1234BCD")`` -> (BGR plate image, x-centres of the 7 characters)."""
+    return draw_plate
+
+
+@pytest.fixture(scope="session")
+def glyph() -> Callable[..., np.ndarray]:
+    """Factory: ``glyph("A")`` -> tight uint8 ink mask of one character."""
+    return render_glyph
+
+
+@pytest.fixture
+def tiny_chars74k(tmp_path: Path) -> Path:
+    """A data folder holding a fake Chars74K GoodImg set: 6 crops of each of the 36 classes."""
+    return write_tiny_chars74k(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def tiny_chars74k_shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same fake set, written once per session for module-scoped (training) fixtures. Do not modify."""
+    return write_tiny_chars74k(tmp_path_factory.mktemp("tiny") / "data")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data mirror beside the project (``../shared/data``); skips when it is absent."""
+    path = REPO_ROOT.parent / "shared" / "data"
+    if not (path / "chars74k").is_dir() or not (path / "test6Training").is_dir():
+        pytest.skip(f"{path}: real data not available")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logger() -> Iterator[None]:
+    """The CLIs call ``logging.basicConfig(force=True)``; undo it so later tests do not log to a closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)

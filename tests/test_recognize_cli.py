@@ -1,0 +1,253 @@
+"""``recognize_plates.main`` end to end with a tiny model: results file, exit codes, broken inputs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import conftest
+import cv2
+import numpy as np
+import pytest
+
+import recognize_plates
+from config import SPANISH_PLATE, PreprocessConfig, RecognizeConfig, TrainConfig
+from plateocr.errors import SetupError
+from plateocr.plates import Box, expand_box
+from plateocr.recognize import PlateCandidate, PlateReader, count_hits, list_images, load_model
+from plateocr.train import train
+
+GOOD = "2745BCD"
+ZERO_BYTES = "3000BBB"
+NOT_AN_IMAGE = "4000CCC"
+NO_LABEL = "5000DDD"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_chars74k_shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1-epoch model on the fake Chars74K: it reads badly, but it reads."""
+    out = tmp_path_factory.mktemp("model") / "tiny.h5"
+    cfg = TrainConfig(data_dir=tiny_chars74k_shared, out=out, epochs=1, batch_size=32, augment_copies=0, seed=1)
+    train(cfg)
+    return out
+
+
+def car_scene(plate_bgr: np.ndarray, width: int, height: int, at: tuple[int, int]) -> tuple[np.ndarray, Box, Box]:
+    """A car-like photo: textured background, a dark car body, the plate at ``at``; returns (image, car, plate)."""
+    rng = np.random.default_rng(width + height)
+    image = np.clip(rng.normal(150, 12, (height, width, 3)), 0, 255).astype(np.uint8)
+    image = cv2.GaussianBlur(image, (0, 0), 3)
+    ph, pw = plate_bgr.shape[:2]
+    x, y = at
+    x0, y0 = max(0, x - pw // 2), max(0, y - 3 * ph)
+    car = Box(x0, y0, min(width, x + pw + pw // 2) - x0, min(height, y + 2 * ph) - y0)
+    cv2.rectangle(image, (car.x, car.y), (car.x2 - 1, car.y2 - 1), (60, 40, 35), -1)
+    image[y : y + ph, x : x + pw] = plate_bgr
+    return image, car, Box(x, y, pw, ph)
+
+
+def yolo_line(cls: int, box: Box, width: int, height: int) -> str:
+    return conftest.yolo_line(cls, box.x, box.y, box.w, box.h, width, height)
+
+
+def write_photo(
+    images: Path, labels: Path | None, name: str, plate_bgr: np.ndarray, size=(640, 480), at=(60, 300)
+) -> Box:
+    """Save ``name``.jpg (and its label file, car line first); returns the plate's pixel box."""
+    width, height = size
+    image, car, plate = car_scene(plate_bgr, width, height, at)
+    assert cv2.imwrite(str(images / f"{name}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if labels is not None:
+        (labels / f"{name}.txt").write_text(yolo_line(1, car, width, height) + yolo_line(0, plate, width, height))
+    return plate
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    return images, labels
+
+
+@pytest.fixture
+def localiser(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """Replace the plate localiser (another module's job) with a stub: ``boxes`` is what it finds.
+
+    Returns the stub's state; ``calls`` counts the images it was asked about.
+    """
+    state: dict[str, object] = {"boxes": [], "calls": 0}
+
+    def localise(self: PlateReader, image: np.ndarray) -> list[PlateCandidate]:
+        state["calls"] = int(state["calls"]) + 1  # type: ignore[call-overload]
+        return [PlateCandidate(box, "localiser:stub") for box in state["boxes"]]  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(PlateReader, "localise", localise)
+    return state
+
+
+def results_lines(path: Path) -> list[tuple[str, str]]:
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    return [tuple(line.split(",")) for line in text.splitlines()]  # type: ignore[misc]
+
+
+def run(images: Path, labels: Path | None, model: Path, out: Path, *extra: str) -> int:
+    argv = ["--images", str(images), "--model", str(model), "--output", str(out), "-q", *extra]
+    if labels is not None:
+        argv += ["--labels", str(labels)]
+    return recognize_plates.main(argv)
+
+
+def test_folder_with_broken_files_exits_1_and_writes_every_line(
+    tiny_model, folders, rendered_plate, localiser, tmp_path, capsys
+):
+    images, labels = folders
+    plate, _ = rendered_plate(GOOD)
+    write_photo(images, labels, GOOD, plate)
+    (images / f"{ZERO_BYTES}.jpg").write_bytes(b"")
+    (images / f"{NOT_AN_IMAGE}.jpg").write_text("this is not a JPEG\n")
+    for name in (ZERO_BYTES, NOT_AN_IMAGE):
+        (labels / f"{name}.txt").write_text("0 0.5 0.5 0.3 0.1\n")
+    # No label file, and the (stubbed) localiser finds nothing: this image cannot be read either.
+    write_photo(images, None, NO_LABEL, plate)
+    (images / "notes.txt").write_text("ignored: not an image suffix")
+    out = tmp_path / "out" / "LicenseResults.txt"
+
+    code = run(images, labels, tiny_model, out)
+    captured = capsys.readouterr()
+
+    assert code == 1
+    rows = results_lines(out)
+    assert [name for name, _ in rows] == sorted([GOOD, ZERO_BYTES, NOT_AN_IMAGE, NO_LABEL])
+    readings = dict(rows)
+    assert SPANISH_PLATE.match(readings[GOOD]), readings[GOOD]  # 7 characters in the NNNNAAA format
+    for broken in (ZERO_BYTES, NOT_AN_IMAGE, NO_LABEL):
+        assert readings[broken] == ""
+        assert broken in captured.err
+    assert GOOD not in captured.err
+    assert localiser["calls"] == 1  # only the image without a label file needed it
+    assert re.search(r"Total Hits = \d+ from 4 images", captured.out)
+
+
+def test_image_without_label_file_is_read_from_the_localisers_box(
+    tiny_model, folders, rendered_plate, localiser, tmp_path
+):
+    images, labels = folders
+    box = write_photo(images, None, NO_LABEL, rendered_plate(NO_LABEL)[0])
+    localiser["boxes"] = [expand_box(box, 0.06, 640, 480)]
+    result = PlateReader(tiny_model).read_image(images / f"{NO_LABEL}.jpg", labels)
+    assert result.error == ""
+    assert result.source == "localiser:stub"
+    assert SPANISH_PLATE.match(result.text), result.text
+
+
+def test_no_labels_flag_ignores_the_label_files(tiny_model, folders, rendered_plate, localiser, tmp_path):
+    images, labels = folders
+    plate_box = write_photo(images, labels, GOOD, rendered_plate(GOOD)[0])
+    # The label file is right, but with --no-labels only the localiser (here: a box on empty car body) counts.
+    localiser["boxes"] = [Box(plate_box.x, 20, plate_box.w, plate_box.h)]
+    assert plate_box.y > 20 + plate_box.h
+    out = tmp_path / "LicenseResults.txt"
+    code = run(images, labels, tiny_model, out, "--no-labels")
+    assert localiser["calls"] == 1
+    assert results_lines(out) == [(GOOD, "")]
+    assert code in (0, 1)
+    with_labels = tmp_path / "with_labels.txt"
+    assert run(images, labels, tiny_model, with_labels) == 0
+    assert localiser["calls"] == 1  # not asked again: the label file was used
+    assert SPANISH_PLATE.match(results_lines(with_labels)[0][1])
+
+
+def test_clean_folder_exits_0(tiny_model, folders, rendered_plate, tmp_path):
+    images, labels = folders
+    for text in ("2745BCD", "8093MWX"):
+        write_photo(images, labels, text, rendered_plate(text)[0])
+    out = tmp_path / "LicenseResults.txt"
+    assert run(images, labels, tiny_model, out) == 0
+    rows = results_lines(out)
+    assert [name for name, _ in rows] == ["2745BCD", "8093MWX"]
+    assert all(SPANISH_PLATE.match(reading) for _, reading in rows)
+
+
+def test_only_spanish_names_unless_all(folders):
+    images, _ = folders
+    for name in (GOOD, "AB123CD", "1234ABC", "12345BC", "0000BBB"):
+        cv2.imwrite(str(images / f"{name}.jpg"), np.zeros((20, 20, 3), np.uint8))
+    assert [p.stem for p in list_images(images, include_all=False)] == ["0000BBB", GOOD]
+    assert [p.stem for p in list_images(images, include_all=True)] == sorted(
+        ["0000BBB", "1234ABC", "12345BC", GOOD, "AB123CD"]
+    )
+
+
+def test_missing_model_exits_2_and_points_to_train_cnn(folders, tmp_path, capsys):
+    images, labels = folders
+    out = tmp_path / "LicenseResults.txt"
+    assert run(images, labels, tmp_path / "none.h5", out) == 2
+    assert "train_cnn" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_missing_image_folder_exits_2(tiny_model, tmp_path, capsys):
+    assert run(tmp_path / "nowhere", None, tiny_model, tmp_path / "o.txt") == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_corrupt_model_or_wrong_class_map_is_a_setup_error(tiny_model, tmp_path):
+    corrupt = tmp_path / "corrupt.h5"
+    corrupt.write_bytes(b"\x89HDF\r\n\x1a\n not really")
+    with pytest.raises(SetupError, match="corrupt.h5"):
+        load_model(corrupt)
+    wrong = tmp_path / "wrong.h5"
+    wrong.write_bytes(tiny_model.read_bytes())
+    wrong.with_suffix(".json").write_text('{"classes": "0123456789"}')
+    with pytest.raises(SetupError, match="class map"):
+        load_model(wrong)
+
+
+def test_sidecar_that_is_not_a_json_object_is_a_setup_error(tiny_model, tmp_path):
+    odd = tmp_path / "odd.h5"
+    odd.write_bytes(tiny_model.read_bytes())
+    odd.with_suffix(".json").write_text("[1, 2, 3]")
+    with pytest.raises(SetupError, match="odd.json"):
+        load_model(odd)
+
+
+def test_sidecar_preprocessing_is_used_by_the_reader(tiny_model):
+    _, preprocess = load_model(tiny_model)
+    assert preprocess == PreprocessConfig()
+
+
+def test_label_box_of_a_1000x600_image_crops_the_plate(tiny_model, folders, rendered_plate, tmp_path):
+    images, labels = folders
+    plate, _ = rendered_plate(GOOD)
+    width, height = 1000, 600
+    box = write_photo(images, labels, GOOD, plate, size=(width, height), at=(430, 410))
+
+    reader = PlateReader(tiny_model)
+    result = reader.read_image(images / f"{GOOD}.jpg", labels)
+    assert result.error == ""
+    assert result.source == "label"
+    expected = expand_box(box, RecognizeConfig().plate_margin, width, height)
+    assert result.box is not None
+    np.testing.assert_allclose(result.box.as_tuple(), expected.as_tuple(), atol=2)
+    assert len(result.text) == 7 and SPANISH_PLATE.match(result.text)
+    assert 0.0 <= result.confidence <= 1.0 and len(result.char_probs) == 7
+    assert count_hits([result]) == int(result.text == GOOD)
+
+    out = tmp_path / "LicenseResults.txt"
+    assert run(images, labels, tiny_model, out) == 0
+    assert results_lines(out) == [(GOOD, result.text)]  # same reading from the CLI
+
+
+def test_label_box_off_the_plate_reads_nothing_useful(tiny_model, folders, rendered_plate, localiser):
+    # Guard for the test above: a box in the wrong place (as a 416 x 416 assumption would give) finds no plate.
+    images, labels = folders
+    plate, _ = rendered_plate(GOOD)
+    width, height = 1000, 600
+    write_photo(images, None, GOOD, plate, size=(width, height), at=(430, 410))
+    x, y, w, h = (round(v * 416 / size) for v, size in ((430, width), (410, height), (520, width), (110, height)))
+    wrong = Box(x, y, w, h)
+    (labels / f"{GOOD}.txt").write_text(yolo_line(0, wrong, width, height))
+    result = PlateReader(tiny_model).read_image(images / f"{GOOD}.jpg", labels)
+    assert result.text == ""
