@@ -4,8 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 MODEL  ?= models/chars74k_cnn.h5
 STAMP  := $(VENV)/.installed
+# Debian fonts for the synthetic plates (kept equal to plateocr.synth.FONT_PACKAGES; a test checks).
+FONT_PACKAGES := fonts-opendin fonts-roboto-unhinted fonts-liberation fonts-urw-base35 fonts-dejavu-core
 
-.PHONY: run venv data model retrain test test-fast bench check clean
+.PHONY: run venv fonts data model retrain test test-fast bench check clean
 
 run: model
 	$(BIN)/python recognize_plates.py --model $(MODEL)
@@ -18,20 +20,26 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
+# Installs the fonts with apt-get (as root) only when one is missing.
+fonts:
+	@dpkg -s $(FONT_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "installing fonts: $(FONT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(FONT_PACKAGES); }
+
 data: venv
 	$(BIN)/python prepare_data.py
 
 # Trains only when no model exists; `make retrain` (or train_cnn.py) to force.
-model: data
+model: data fonts
 	test -f $(MODEL) || $(BIN)/python train_cnn.py --out $(MODEL)
 
-retrain: data
+retrain: data fonts
 	$(BIN)/python train_cnn.py --out $(MODEL)
 
-test: venv
+test: venv fonts
 	$(BIN)/python -m pytest tests -q
 
-test-fast: venv
+test-fast: venv fonts
 	$(BIN)/python -m pytest tests -q -m "not slow"
 
 bench: model

@@ -64,7 +64,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     augment_copies: int = 2
     # Synthetic plates rendered, degraded and cut by our own segmenter into extra training crops.
-    synthetic_plates: int = 0
+    synthetic_plates: int = 1500
     # Stop after the epoch that passes this wall-clock budget (0: no budget).
     max_seconds: float = 0.0
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
@@ -103,10 +103,14 @@ class RecognizeConfig:
     plate_height: int = 96
     # Plate candidates the localiser proposes; all are read and the most confident wins.
     max_candidates: int = 5
+    # Readings whose confidence (lowest per-character probability) is below this are left empty.
+    min_confidence: float = 0.0
 
     def validate(self) -> None:
         if not 0.0 <= self.plate_margin <= 0.5:
             raise ValueError(f"plate margin must be in [0, 0.5], got {self.plate_margin}")
+        if not 0.0 <= self.min_confidence <= 1.0:
+            raise ValueError(f"min confidence must be in [0, 1], got {self.min_confidence}")
         if not 1 <= self.max_candidates <= 50:
             raise ValueError(f"max candidates must be in [1, 50], got {self.max_candidates}")
         if not 32 <= self.plate_height <= 512:

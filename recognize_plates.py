@@ -1,65 +1,177 @@
 #!/usr/bin/env python3
 """Read Spanish licence plates (NNNNAAA) in photos of cars and write LicenseResults.txt.
 
-Exit codes: 0 every image read, 1 some images failed (the others' results are
-still written), 2 usage or setup error (bad flag, missing model or folder).
+Give image files and folders to read them all (JPEG, PNG, BMP, TIFF, WebP; sub-folders
+with --recursive); without them the test folder (--images) is read, Spanish-plate file
+names only unless --all. Each image's plate box comes from <labels>/<stem>.txt when that
+file exists, otherwise from the built-in plate localiser.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import statistics
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from config import RecognizeConfig
 from plateocr.cli import EXIT_OK, EXIT_SETUP, EXIT_SOME_FAILED, add_verbosity, setup_logging
-from plateocr.errors import PlateOCRError
+from plateocr.errors import PlateOCRError, SetupError
 
 log = logging.getLogger("recognize_plates")
+
+# 128 + SIGINT, as shells report a Ctrl-C.
+EXIT_INTERRUPTED = 130
+
+EPILOG = """\
+outputs:
+  Every file is written to a temporary file beside it and renamed, so it is always either the
+  previous version or a complete new one. --json/--csv hold per image: name, file, reading,
+  confidence, per-character probabilities, plate box (pixels of the EXIF-oriented image),
+  where the box came from (label or localiser), seconds and error.
+
+exit codes:
+  0    every image was read
+  1    some images failed (each named on stderr with the cause); all other results are written
+  2    usage or setup error: bad flag, missing input/model, incompatible model, unwritable output
+  130  interrupted (Ctrl-C): no result file is written, existing ones are left as they were
+"""
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     d = RecognizeConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--images", type=Path, default=d.images, help="folder of car photos (default: %(default)s)")
-    p.add_argument("--labels", type=Path, default=d.labels, help="folder of YOLO label files (default: %(default)s)")
-    p.add_argument("--model", type=Path, default=d.model, help="trained .h5 model (default: %(default)s)")
-    p.add_argument("--output", type=Path, default=d.output, help="results file (default: %(default)s)")
-    p.add_argument("--all", action="store_true", help="also read images whose name is not a Spanish plate")
+    p = argparse.ArgumentParser(
+        description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("inputs", nargs="*", type=Path, metavar="IMAGE_OR_FOLDER",
+                   help="images and folders of images to read (every image given, whatever its name)")
+    p.add_argument("-r", "--recursive", action="store_true", help="also read images in sub-folders")
+    p.add_argument("--images", type=Path, default=None,
+                   help=f"folder of car photos read when no inputs are given (default: {d.images})")
+    p.add_argument("--all", action="store_true",
+                   help="with --images: also read images whose name is not a Spanish plate")
+    p.add_argument("--labels", type=Path, default=None,
+                   help=f"folder of YOLO label files <stem>.txt (default: {d.labels})")
     p.add_argument("--no-labels", action="store_true", help="ignore label files: find every plate in the image")
+    p.add_argument("--model", type=Path, default=d.model, help="trained .h5 model (default: %(default)s)")
+    p.add_argument("--output", type=Path, default=d.output,
+                   help="one 'name,reading' line per image (default: %(default)s)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write every detail as JSON")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write every detail as CSV")
+    p.add_argument("--save-annotated", type=Path, metavar="DIR",
+                   help="write each photo with its plate box and reading drawn on it (DIR/<name>.png)")
+    p.add_argument("--save-crops", type=Path, metavar="DIR", help="write the plate crop that was read (DIR/<name>.png)")
+    p.add_argument("-j", "--jobs", type=int, default=1,
+                   help="processes reading images in parallel, each loading the model once; 0: one per CPU "
+                   "(default: %(default)s)")
     add_verbosity(p)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.jobs < 0:
+        p.error(f"argument -j/--jobs: must be >= 0, got {args.jobs}")
+    if args.inputs and args.images is not None:
+        p.error("give image files/folders or --images DIR, not both")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    setup_logging(args)
-    from plateocr.recognize import PlateReader, count_hits, list_images, recognize_folder
-    from plateocr.results import license_results_text, write_text_atomic
-
     try:
-        images = list_images(args.images, args.all)
-        reader = PlateReader(args.model)
+        args = parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_SETUP
+    try:
+        setup_logging(args)
+        return run(args)
+    except KeyboardInterrupt:
+        print("recognize_plates: interrupted; no results written (existing files are unchanged)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the images and write every output; returns the exit code."""
+    from plateocr.batch import ImageOutputs, ReaderSpec, usable_cpus
+    from plateocr.inputs import collect_inputs
+    from plateocr.recognize import PlateReader, count_hits, list_images, recognize_folder
+    from plateocr.results import check_writable, write_results
+
+    cfg = RecognizeConfig()
+    outputs = ImageOutputs(args.save_annotated, args.save_crops)
+    try:
+        if args.inputs:
+            images = collect_inputs(args.inputs, args.recursive)
+            where = " ".join(str(p) for p in args.inputs)
+        else:
+            folder = args.images or cfg.images
+            images, where = list_images(folder, args.all, args.recursive), str(folder)
+        labels = label_folder(args, cfg)
+        for path, is_dir in output_paths(args):
+            check_writable(path, directory=is_dir)
+        jobs = args.jobs or usable_cpus()
+        reader = PlateReader(args.model, cfg) if jobs == 1 else ReaderSpec(args.model, cfg)
+        if not images:
+            raise SetupError(f"{where}: no images to read" + ("" if args.inputs or args.all else " (try --all)"))
+        with progress(len(images), args.quiet) as advance:
+            results = recognize_folder(reader, images, labels, jobs=jobs, outputs=outputs or None, on_result=advance)
     except PlateOCRError as exc:
         print(f"recognize_plates: error: {exc}", file=sys.stderr)
         return EXIT_SETUP
-    results = recognize_folder(reader, images, None if args.no_labels else args.labels)
-    try:
-        write_text_atomic(args.output, license_results_text((r.name, r.text) for r in results))
-    except OSError as exc:
-        print(f"recognize_plates: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+    except OSError as exc:  # from check_writable: nothing has been read yet
+        print(f"recognize_plates: error: cannot write {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_SETUP
+
+    failures = write_results(results, args.output, args.json, args.csv, model=args.model)
+    for path, exc in failures:
+        print(f"recognize_plates: error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
     for r in results:
         mark = "ok " if r.text == r.name else "   "
-        log.info("%s%s -> %s (confidence %.2f, %.3f s)", mark, r.name, r.text or "-", r.confidence, r.seconds)
+        log.info("%s%s -> %s (confidence %.2f, %.3f s)", mark, r.output_name, r.text or "-", r.confidence, r.seconds)
     print(f"Total Hits = {count_hits(results)} from {len(results)} images readed")
-    if results:
-        times = [r.seconds for r in results]
-        print(f"Seconds per image: median {statistics.median(times):.3f}, total {sum(times):.1f}")
-    print(f"Results written to {args.output}")
+    times = [r.seconds for r in results]
+    print(f"Seconds per image: median {statistics.median(times):.3f}, total {sum(times):.1f}")
+    written = [p for p in (args.output, args.json, args.csv) if p is not None and p not in {f for f, _ in failures}]
+    if written:
+        print("Results written to " + ", ".join(str(p) for p in written))
+    if failures:
+        return EXIT_SETUP
     return EXIT_SOME_FAILED if any(r.error for r in results) else EXIT_OK
+
+
+def label_folder(args: argparse.Namespace, cfg: RecognizeConfig) -> Path | None:
+    """The label folder to use, or None (--no-labels).
+
+    Raises:
+        SetupError: a folder given with --labels does not exist.
+    """
+    if args.no_labels:
+        return None
+    if args.labels is None:
+        return cfg.labels  # may not exist: then every plate is found by the localiser
+    if not args.labels.is_dir():
+        raise SetupError(f"{args.labels}: label folder not found")
+    return args.labels
+
+
+def output_paths(args: argparse.Namespace) -> list[tuple[Path, bool]]:
+    """Every output as (path, is a folder)."""
+    files = [(p, False) for p in (args.output, args.json, args.csv) if p is not None]
+    return files + [(p, True) for p in (args.save_annotated, args.save_crops) if p is not None]
+
+
+@contextlib.contextmanager
+def progress(total: int, quiet: bool) -> Iterator[Callable[[object], None]]:
+    """A tqdm bar on stderr (only on a terminal, not with --quiet, after a second); yields its ``advance``."""
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    disable = quiet or not sys.stderr.isatty()
+    with tqdm(total=total, unit="image", file=sys.stderr, disable=disable, delay=1.0, leave=False) as bar:
+        if disable:
+            yield lambda _result: bar.update()
+            return
+        with logging_redirect_tqdm():
+            yield lambda _result: bar.update()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config import RecognizeConfig, TrainConfig  # noqa: E402
+from config import SPANISH_PLATE, RecognizeConfig, TrainConfig  # noqa: E402
+
+LABELS_FOR_RECALL = RecognizeConfig().labels
 
 
 def train_child(out: Path, extra: list[str]) -> tuple[float, float]:
@@ -40,43 +42,73 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def read_plates(model: Path, images: Path, labels: Path) -> dict[str, float]:
-    """Hits and per-plate timing of the full pipeline (filter bank, one model call per image)."""
+def read_plates(model: Path, images: Path, labels: Path | None, others: bool = False) -> dict[str, float]:
+    """Hits, timing and chosen-box recall of the full pipeline (labels given, or the localiser's boxes)."""
+    from plateocr.localize import iou
+    from plateocr.plates import plate_boxes_from_labels
     from plateocr.recognize import PlateReader, count_hits, list_images, recognize_folder
 
     reader = PlateReader(model)
-    files = list_images(images, include_all=False)
+    files = list_images(images, include_all=others)
+    if others:  # the images that are not Spanish NNNNAAA plates
+        files = [f for f in files if not SPANISH_PLATE.match(f.stem)]
     reader.read_image(files[0], labels)  # warm-up: graph tracing is not per-plate work
     results = recognize_folder(reader, files, labels)
     times = [r.seconds for r in results]
+    found = 0
+    for r in results:
+        truth = plate_boxes_from_labels(LABELS_FOR_RECALL / f"{r.name}.txt", *image_size(r.path))
+        found += r.box is not None and any(iou(r.box.as_tuple(), t.as_tuple()) >= 0.5 for t in truth)
     return {
         "hits": count_hits(results),
         "plates": len(results),
         "median_s": statistics.median(times),
         "p90_s": percentile(times, 0.9),
+        "box_recall": found,
     }
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """Width and height of an image file, without decoding it all."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.size
+
+
+def large_photo_seconds(model: Path, count: int = 5) -> float:
+    """Median seconds per 12-megapixel synthetic photo (4000x3000 JPEG), read without labels."""
+    import cv2
+    import numpy as np
+
+    from plateocr.recognize import PlateReader
+    from plateocr.synth import make_scene
+
+    reader = PlateReader(model)
+    rng = np.random.default_rng(12)
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(count):
+            scene = make_scene(rng, canvas_size=(3000, 4000), plate_width=float(rng.uniform(200, 600)))
+            path = Path(tmp) / f"{scene.text}.jpg"
+            cv2.imwrite(str(path), scene.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            if i == 0:
+                reader.read_image(path, None)
+            times.append(reader.read_image(path, None).seconds)
+    return statistics.median(times)
 
 
 def batching_gain(model: Path, images: Path, labels: Path) -> tuple[float, float, int]:
     """Seconds for all crops of the 21 plates: one call per image vs one ``predict`` per character."""
-    from plateocr.filters import FILTERS
     from plateocr.imageio import read_image
     from plateocr.preprocess import preprocess_batch
-    from plateocr.recognize import PlateReader, character_crops, list_images, normalise_plate
-    from plateocr.plates import crop
-    from plateocr.segment import segment_characters
+    from plateocr.recognize import PlateReader, list_images
 
     reader = PlateReader(model)
-    per_image: list[list] = []
+    per_image = []
     for path in list_images(images, include_all=False):
         image = read_image(path)
-        crops = []
-        for cand in reader.candidates(image, path, labels):
-            plate = normalise_plate(crop(image, cand.box), reader.cfg.plate_height)
-            for f in FILTERS.values():
-                filtered = f(plate)
-                crops += character_crops(filtered, segment_characters(filtered))
-        per_image.append(crops)
+        per_image.append(reader.plate_crops(image, reader.candidates(image, path, labels)).crops)
     arrays = [preprocess_batch(c, reader.preprocess) for c in per_image]
     reader.predict(arrays[0])
     reader.model.predict(arrays[0][:1], verbose=0)
@@ -121,11 +153,17 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("given model", default_model, float("nan"), float("nan")))
 
         print()
-        print(f"{'model':22s} {'hits':>7s} {'median s':>9s} {'p90 s':>7s} {'train s':>8s} {'RSS MiB':>8s}")
+        print(f"{'model':22s} {'labels':>7s} {'hits':>7s} {'box@.5':>7s} {'median s':>9s} {'p90 s':>7s} "
+              f"{'train s':>8s} {'RSS MiB':>8s}")
         for name, model, wall, rss in rows:
-            r = read_plates(model, args.images, args.labels)
-            print(f"{name:22s} {r['hits']:>3d}/{r['plates']:<3d} {r['median_s']:>9.3f} {r['p90_s']:>7.3f} "
-                  f"{wall:>8.0f} {rss:>8.0f}")
+            for mode, labels in (("yes", args.labels), ("no", None)):
+                r = read_plates(model, args.images, labels)
+                print(f"{name:22s} {mode:>7s} {r['hits']:>3d}/{r['plates']:<3d} {r['box_recall']:>3d}/{r['plates']:<3d} "
+                      f"{r['median_s']:>9.3f} {r['p90_s']:>7.3f} {wall:>8.0f} {rss:>8.0f}")
+        other = read_plates(rows[0][1], args.images, None, others=True)
+        print(f"plate box recall without labels on the {other['plates']} other (non-Spanish) labelled images: "
+              f"{other['box_recall']}/{other['plates']}")
+        print(f"12-megapixel photos, no labels: median {large_photo_seconds(rows[0][1]):.2f} s per image")
         batched, single, n = batching_gain(rows[0][1], args.images, args.labels)
         print()
         print(f"batched inference: {n} crops, one call per image {batched:.2f} s, "

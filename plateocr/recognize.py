@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -15,11 +16,16 @@ from config import CLASSES, SPANISH_PLATE, PreprocessConfig, RecognizeConfig
 from plateocr.decode import Decoded, Reading, box_prior, decode_plate, variant_weight, vote
 from plateocr.errors import InputError, PlateOCRError, SetupError
 from plateocr.filters import FILTERS
-from plateocr.imageio import IMAGE_SUFFIXES, read_image
+from plateocr.imageio import read_image
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
 from plateocr.preprocess import preprocess_batch
-from plateocr.segment import deskew, segment_characters
+from plateocr.segment import deskew, segment_plate
 from plateocr.train import sidecar_path
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from plateocr.batch import ImageOutputs, ReaderSpec
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,8 @@ class ImageResult:
     error: str = ""
     votes: int = 0
     extra: dict[str, object] = field(default_factory=dict)
+    # The image's name in the outputs: ``name``, or a relative path when two images share a stem.
+    output_name: str = ""
 
 
 def suppress_blue(plate_bgr: np.ndarray) -> np.ndarray:
@@ -98,6 +106,15 @@ def character_crops(image: np.ndarray, boxes: list[Box]) -> list[np.ndarray]:
     return out
 
 
+@dataclass
+class CropBatch:
+    """Character crops of one image, in model-call order, and where each variant's crops lie."""
+
+    crops: list[np.ndarray] = field(default_factory=list)
+    spans: list[list[tuple[int, int]]] = field(default_factory=list)  # per candidate, per variant
+    priors: list[np.ndarray] = field(default_factory=list)  # per variant, candidates in order
+
+
 class PlateReader:
     """A loaded character model with its preprocessing, ready to read plates."""
 
@@ -119,29 +136,32 @@ class PlateReader:
         padded[:n] = x
         return np.asarray(self.model.predict_on_batch(padded))[:n]
 
+    def plate_crops(self, image: np.ndarray, candidates: list[PlateCandidate]) -> CropBatch:
+        """Every character crop of every candidate box under every filter, with its bookkeeping."""
+        batch = CropBatch()
+        for cand in candidates:
+            plate = normalise_plate(crop(image, cand.box), self.cfg.plate_height)
+            variant_spans = []
+            for filtered in (f(plate) for f in FILTERS.values()):
+                boxes = segment_plate(filtered)
+                start = len(batch.crops)
+                batch.crops += character_crops(filtered, boxes)
+                variant_spans.append((start, len(batch.crops)))
+                batch.priors.append(box_prior(np.array([b.h for b in boxes]), np.array([b.w for b in boxes])))
+            batch.spans.append(variant_spans)
+        return batch
+
     def read_candidates(self, image: np.ndarray, candidates: list[PlateCandidate]) -> tuple[Reading, int]:
         """Read every candidate box with the whole filter bank; return the best reading and its index.
 
         All character crops of all candidates and variants go through the model in one call.
         """
-        crops: list[np.ndarray] = []
-        spans: list[list[tuple[int, int]]] = []  # per candidate, per variant: slice into ``crops``
-        priors: list[np.ndarray] = []  # per variant, in the same order
-        for cand in candidates:
-            plate = normalise_plate(crop(image, cand.box), self.cfg.plate_height)
-            variant_spans = []
-            for filtered in (f(plate) for f in FILTERS.values()):
-                boxes = segment_characters(filtered)
-                start = len(crops)
-                crops += character_crops(filtered, boxes)
-                variant_spans.append((start, len(crops)))
-                priors.append(box_prior(np.array([b.h for b in boxes]), np.array([b.w for b in boxes])))
-            spans.append(variant_spans)
-        probs = self.predict(preprocess_batch(crops, self.preprocess))
+        batch = self.plate_crops(image, candidates)
+        probs = self.predict(preprocess_batch(batch.crops, self.preprocess))
         best, best_index, best_score = Reading.empty(), -1, -1.0
-        variant = iter(priors)
-        for index, variant_spans in enumerate(spans):
-            decoded = [decode_plate(probs[s:e], next(variant)) for s, e in variant_spans]
+        priors = iter(batch.priors)
+        for index, variant_spans in enumerate(batch.spans):
+            decoded = [decode_plate(probs[s:e], next(priors)) for s, e in variant_spans]
             decodings = [d for d in decoded if d is not None]
             reading = vote(decodings)
             score = plate_score(reading, decodings)
@@ -163,6 +183,9 @@ class PlateReader:
                 result.box, result.source = candidates[index].box, candidates[index].source
             result.text, result.confidence = reading.text, reading.confidence
             result.char_probs, result.votes = reading.char_probs, reading.votes
+            if reading.text and reading.confidence < self.cfg.min_confidence:
+                result.extra["uncertain_reading"] = reading.text
+                result.text = ""
         except InputError as exc:
             result.error = str(exc)
         result.seconds = time.perf_counter() - started
@@ -244,28 +267,53 @@ def load_model(path: Path) -> tuple[object, PreprocessConfig]:
     return model, preprocess
 
 
-def list_images(folder: Path, include_all: bool) -> list[Path]:
-    """Images in ``folder`` sorted by name; only Spanish-plate names unless ``include_all``."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise SetupError(f"{folder}: image folder not found")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not include_all:
-        files = [p for p in files if SPANISH_PLATE.match(p.stem)]
-    return files
+def list_images(folder: Path, include_all: bool, recursive: bool = False) -> list[Path]:
+    """Images in ``folder`` sorted by name; only Spanish-plate names unless ``include_all``.
+
+    Raises:
+        SetupError: ``folder`` is not a folder.
+    """
+    from plateocr.inputs import folder_images
+
+    files = folder_images(folder, recursive)
+    return files if include_all else [p for p in files if SPANISH_PLATE.match(p.stem)]
 
 
 def recognize_folder(
-    reader: PlateReader, images: list[Path], labels: Path | None
+    reader: PlateReader | ReaderSpec,
+    images: list[Path],
+    labels: Path | None,
+    *,
+    names: list[str] | None = None,
+    jobs: int = 1,
+    outputs: ImageOutputs | None = None,
+    on_result: Callable[[ImageResult], None] | None = None,
 ) -> list[ImageResult]:
-    """Read every image; failures are recorded per image and the batch goes on."""
-    results = []
-    for path in images:
-        result = reader.read_image(path, labels)
+    """Read every image, in input order; failures are recorded per image and the batch goes on.
+
+    Args:
+        reader: a loaded reader; with ``jobs > 1`` a ``ReaderSpec`` spares the main process the model.
+        images: files to read.
+        labels: YOLO label folder (``<labels>/<stem>.txt``), or None for the localiser only.
+        names: unique output names (default: ``plateocr.inputs.unique_names``).
+        jobs: worker processes (see ``plateocr.batch.read_all``).
+        outputs: annotated photos and plate crops to write per image.
+        on_result: called as each image finishes (progress).
+
+    Raises:
+        PlateOCRError: a worker process could not load the model.
+    """
+    from plateocr.batch import read_all
+    from plateocr.inputs import unique_names
+
+    def finished(result: ImageResult) -> None:
         if result.error:
             log.error("%s", result.error)
-        results.append(result)
-    return results
+        if on_result is not None:
+            on_result(result)
+
+    names = unique_names(images) if names is None else names
+    return read_all(reader, images, labels, names, jobs, outputs, finished)
 
 
 def count_hits(results: list[ImageResult]) -> int:

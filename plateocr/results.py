@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+from plateocr.inputs import printable
+
+if TYPE_CHECKING:
+    from plateocr.recognize import ImageResult
 
 
 @contextmanager
@@ -42,13 +49,18 @@ def _final_mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, flushed to disk, and a rename."""
     with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 (``\\n`` line ends) to ``path`` through a temporary file and a rename."""
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
@@ -65,3 +77,113 @@ def write_with(path: Path, writer: Callable[[Path], None]) -> None:
 def license_results_text(rows: Iterable[tuple[str, str]]) -> str:
     """The original program's ``LicenseResults.txt``: one ``name,reading`` line per image."""
     return "".join(f"{name},{reading}\n" for name, reading in rows)
+
+
+# Columns of ``--csv``; ``char_probs`` holds the seven probabilities separated by spaces.
+CSV_COLUMNS = (
+    "name", "file", "reading", "confidence", "char_probs",
+    "box_x", "box_y", "box_w", "box_h", "box_source", "seconds", "error",
+)  # fmt: skip
+
+
+def output_name(result: ImageResult) -> str:
+    """The image's name in every output: unique across the run (see ``plateocr.inputs.unique_names``)."""
+    return result.output_name or result.name
+
+
+def result_record(result: ImageResult) -> dict[str, Any]:
+    """One image's result as plain JSON data.
+
+    The box is in pixels of the image as displayed (EXIF orientation applied), before any resizing.
+    """
+    box = result.box
+    return {
+        "name": output_name(result),
+        "file": printable(str(result.path)),
+        "reading": result.text,
+        "confidence": round(float(result.confidence), 4),
+        "char_probs": [round(float(p), 4) for p in result.char_probs],
+        "box": None if box is None else {"x": box.x, "y": box.y, "w": box.w, "h": box.h},
+        "box_source": result.source or None,
+        "seconds": round(float(result.seconds), 3),
+        "error": result.error or None,
+    }
+
+
+def results_document(results: Sequence[ImageResult], model: Path | str) -> dict[str, Any]:
+    """The ``--json`` document: the model used, counts, and one record per image in reading order."""
+    return {
+        "model": printable(str(model)),
+        "images": len(results),
+        "failed": sum(1 for r in results if r.error),
+        "results": [result_record(r) for r in results],
+    }
+
+
+def results_csv_text(results: Iterable[ImageResult]) -> str:
+    """The ``--csv`` table: a header, then one row per image (empty cells for what is unknown)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for result in results:
+        record = result_record(result)
+        box = record["box"] or {}
+        writer.writerow(
+            [
+                record["name"], record["file"], record["reading"], f"{record['confidence']:.4f}",
+                " ".join(f"{p:.4f}" for p in record["char_probs"]),
+                box.get("x", ""), box.get("y", ""), box.get("w", ""), box.get("h", ""),
+                record["box_source"] or "", f"{record['seconds']:.3f}", record["error"] or "",
+            ]
+        )  # fmt: skip
+    return out.getvalue()
+
+
+def write_results(
+    results: Sequence[ImageResult],
+    license_results: Path,
+    json_path: Path | None = None,
+    csv_path: Path | None = None,
+    model: Path | str = "",
+) -> list[tuple[Path, OSError]]:
+    """Write ``LicenseResults.txt`` and the optional JSON and CSV files, each atomically.
+
+    Every file is attempted even when another fails.
+
+    Returns:
+        The files that could not be written, with the error.
+    """
+    rows = [(output_name(r), r.text) for r in results]
+    writers: list[tuple[Path, Callable[[Path], None]]] = [
+        (license_results, lambda p: write_text_atomic(p, license_results_text(rows)))
+    ]
+    if json_path is not None:
+        writers.append((json_path, lambda p: write_json_atomic(p, results_document(results, model))))
+    if csv_path is not None:
+        writers.append((csv_path, lambda p: write_text_atomic(p, results_csv_text(results))))
+    failures = []
+    for path, write in writers:
+        try:
+            write(path)
+        except OSError as exc:
+            failures.append((Path(path), exc))
+    return failures
+
+
+def check_writable(path: Path, directory: bool = False) -> None:
+    """Fail early, before hours of work, if ``path`` (a file, or a folder when ``directory``) cannot be written.
+
+    Creates missing parent folders.
+
+    Raises:
+        OSError: with the reason.
+    """
+    path = Path(path)
+    folder = path if directory else path.parent
+    if not directory and path.is_dir():
+        raise IsADirectoryError(21, "is a folder", str(path))
+    if directory and path.exists() and not path.is_dir():
+        raise NotADirectoryError(20, "exists and is not a folder", str(path))
+    folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(13, "folder is not writable", str(folder))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from config import PLATE_LENGTH
 from plateocr.plates import Box
 
 # A character is this tall relative to the (tightly cropped, deskewed) plate crop.
@@ -19,6 +20,10 @@ MAX_BLOB_ASPECT = 2.8
 SPLIT_FACTOR = 1.5
 # Fraction of its bounding box a character's strokes cover: the EU band and blobs cover more.
 MAX_FILL = 0.92
+# Plates are searched for a tilt up to this many degrees either way.
+MAX_SKEW = 25.0
+# A plate crop narrower than this (width over height) may hold two rows of characters.
+TWO_ROW_MAX_ASPECT = 2.6
 # Boxes in one row share their height and vertical centre within these tolerances.
 HEIGHT_TOLERANCE = 0.25
 CENTRE_TOLERANCE = 0.18
@@ -142,7 +147,37 @@ def segment_characters(image: np.ndarray) -> list[Box]:
     return split_wide(consistent_row(boxes, image.shape[0]))
 
 
-def estimate_skew(gray: np.ndarray, max_angle: float = 15.0, step: float = 1.0) -> float:
+def split_rows(image: np.ndarray) -> int | None:
+    """The row where a two-row plate divides: the emptiest row of the middle band, if clearly empty."""
+    mask = remove_long_lines(dark_foreground(image))
+    h = mask.shape[0]
+    profile = mask.sum(axis=1, dtype=np.float64)
+    lo, hi = int(0.3 * h), int(0.7 * h)
+    if hi <= lo or profile.max() == 0:
+        return None
+    cut = lo + int(np.argmin(profile[lo:hi]))
+    return cut if profile[cut] <= 0.2 * np.percentile(profile, 90) else None
+
+
+def segment_plate(image: np.ndarray) -> list[Box]:
+    """Character boxes in reading order: one row, or ``NNNN`` over ``AAA`` on a square plate.
+
+    Two rows are tried only when one row gives fewer than seven characters on a
+    plate that is not long and thin; the top row's boxes come first.
+    """
+    boxes = segment_characters(image)
+    h, w = image.shape[:2]
+    if len(boxes) >= PLATE_LENGTH or w >= TWO_ROW_MAX_ASPECT * h:
+        return boxes
+    cut = split_rows(image)
+    if cut is None:
+        return boxes
+    top = segment_characters(image[:cut])
+    bottom = [Box(b.x, b.y + cut, b.w, b.h) for b in segment_characters(image[cut:])]
+    return top + bottom if len(top) >= 4 and len(bottom) >= 3 else boxes
+
+
+def estimate_skew(gray: np.ndarray, max_angle: float = MAX_SKEW, step: float = 1.0) -> float:
     """Angle (degrees) that best levels the text: the rotation whose row profile is sharpest.
 
     Text rows give a horizontal projection with strong peaks and gaps when level;
@@ -182,7 +217,7 @@ def plate_angle(gray: np.ndarray) -> float | None:
     if not 0.3 * h * w <= area <= 0.85 * h * w or rw < 2.0 * rh:
         return None
     angle = (angle + 90) % 180 - 90
-    return float(angle) if abs(angle) <= 20 else None
+    return float(angle) if abs(angle) <= MAX_SKEW else None
 
 
 def deskew(gray: np.ndarray) -> np.ndarray:

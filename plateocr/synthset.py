@@ -27,7 +27,7 @@ def synthetic_characters(n_plates: int, seed: int, cfg: RecognizeConfig | None =
     skipped, so no crop is given a label it might not deserve.
     """
     from plateocr.recognize import character_crops, normalise_plate
-    from plateocr.segment import segment_characters
+    from plateocr.segment import segment_plate
     from plateocr.synth import degrade_plate, random_plate_text, render_plate
 
     cfg = cfg or RecognizeConfig()
@@ -41,7 +41,7 @@ def synthetic_characters(n_plates: int, seed: int, cfg: RecognizeConfig | None =
         plate = degrade_plate(render_plate(text, rng), rng, strength=float(rng.uniform(0.2, 1.0)))
         gray = normalise_plate(plate.image, cfg.plate_height)
         filtered = FILTERS[names[int(rng.integers(len(names)))]](gray)
-        boxes = segment_characters(filtered)
+        boxes = segment_plate(filtered)
         if len(boxes) != PLATE_LENGTH or not digit_letter_gap_is_widest(boxes):
             continue
         for crop, char in zip(character_crops(filtered, boxes), text):

@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import recognize_plates
 import train_cnn
 from config import SPANISH_PLATE
+from plateocr.plates import Box
+from plateocr.recognize import PlateCandidate, PlateReader
+from plateocr.synth import make_scene
 
 pytestmark = pytest.mark.slow
 
@@ -61,3 +65,45 @@ def test_reads_the_spanish_test_plates(real_model, shared_data, tmp_path, capsys
     hits = sum(1 for name, reading in rows if reading == name)
     assert f"Total Hits = {hits} from {SPANISH_IMAGES}" in printed
     assert hits >= MIN_HITS, f"{hits} hits:\n" + "\n".join(f"{n} -> {r}" for n, r in rows)
+
+
+# Measured with a 3-epoch model: 18 of 21 plates read without labels; a broken localiser reads ~0.
+MIN_HITS_NO_LABELS = 12
+
+
+def test_reads_the_spanish_test_plates_without_labels(real_model, shared_data, tmp_path):
+    test6 = shared_data / "test6Training"
+    out = tmp_path / "LicenseResults.txt"
+    argv = ["--images", str(test6 / "images"), "--model", str(real_model), "--output", str(out), "--no-labels", "-q"]
+    assert recognize_plates.main(argv) == 0
+    rows = [line.split(",") for line in out.read_text(encoding="utf-8").splitlines()]
+    hits = sum(1 for name, reading in rows if reading == name)
+    assert len(rows) == SPANISH_IMAGES
+    assert hits >= MIN_HITS_NO_LABELS, f"{hits} hits without labels"
+
+
+def rank_auc(positive: np.ndarray, negative: np.ndarray) -> float:
+    """Probability that a right reading's confidence beats a wrong one's (ties count half)."""
+    greater = (positive[:, None] > negative[None, :]).mean()
+    ties = (positive[:, None] == negative[None, :]).mean()
+    return float(greater + 0.5 * ties)
+
+
+def test_confidence_ranks_right_readings_above_wrong_ones(real_model):
+    """On hard generated plates (never trained on: another seed), confidence separates right from wrong."""
+    reader = PlateReader(real_model)
+    rng = np.random.default_rng(31337)
+    confidence, right = [], []
+    for _ in range(120):
+        scene = make_scene(rng, plate_width=float(rng.uniform(45, 160)), two_rows=bool(rng.random() < 0.1), strength=1.0)
+        x, y, w, h = scene.plate_box
+        box = Box(max(0, x - 4), max(0, y - 3), w + 8, h + 6)
+        reading, _ = reader.read_candidates(scene.image, [PlateCandidate(box, "label")])
+        confidence.append(reading.confidence)
+        right.append(reading.text == scene.text)
+    conf, ok = np.array(confidence), np.array(right)
+    assert 5 <= ok.sum() <= len(ok) - 5, f"need both right and wrong readings, got {ok.sum()} right"
+    # Measured 0.98 (accuracy 77 %, 99 % on the most confident half) with a fully trained model.
+    assert rank_auc(conf[ok], conf[~ok]) >= 0.8
+    most_confident = np.argsort(-conf)[: len(conf) // 2]
+    assert ok[most_confident].mean() >= ok.mean() + 0.05

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Write the generated test set: synthetic Spanish plates in cluttered scenes, with YOLO labels.
+
+::
+
+    .venv/bin/python bench/testset.py --out data/synthetic_test --count 200 --seed 2026
+
+Writes ``images/<PLATE>.jpg`` (JPEG quality 90) and ``labels/<PLATE>.txt`` (one YOLO line
+``0 cx cy w h``, normalised, the plate's axis-aligned box) plus ``manifest.csv`` (how each scene
+was drawn). Scenes come from :func:`plateocr.synth.make_scene`: square 416x416 photos like the
+test folder's and phone-like 1280x960, 960x1280 and 2000x1500 ones, plates log-uniformly sized
+over a realistic range for each canvas, small rotations, about 10% two-row plates, every plate
+string unique (a repeated draw is drawn again).
+
+This set is for testing only, never for training: training renders its synthetic plates in
+``plateocr.synthset`` from the training seed (``TrainConfig.seed``, 42 by default); this set uses
+its own fixed seed, ``DEFAULT_SEED`` = 2026, and its own random stream. The same seed and count
+give byte-identical files on the same machine (same OpenCV, same fonts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import math
+import shutil
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import config  # noqa: E402
+from plateocr.synth import Box, Scene, make_scene, random_plate_text  # noqa: E402
+
+log = logging.getLogger("testset")
+
+DEFAULT_SEED = 2026
+DEFAULT_COUNT = 200
+JPEG_QUALITY = 90
+TWO_ROW_FRACTION = 0.1
+# Degradation strength of make_scene (its warp turns the plate by up to 10 * strength degrees).
+STRENGTH_RANGE = (0.3, 0.8)
+# A two-row plate is 280 mm wide against 520 mm for one row, with characters of about the same
+# height: its width is the one-row width drawn for the canvas times this ratio.
+TWO_ROW_WIDTH_RATIO = 280 / 520
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """One kind of photo: its size, how often it is drawn, and the range of plate widths in pixels."""
+
+    height: int
+    width: int
+    weight: float
+    plate_widths: tuple[float, float]
+
+
+CANVASES: tuple[Canvas, ...] = (
+    Canvas(416, 416, 0.45, (60.0, 300.0)),  # the test folder's size
+    Canvas(960, 1280, 0.25, (120.0, 600.0)),  # phone, landscape
+    Canvas(1280, 960, 0.15, (120.0, 600.0)),  # phone, portrait
+    Canvas(1500, 2000, 0.15, (150.0, 700.0)),  # a larger camera
+)
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """One scene of the set and how it was drawn."""
+
+    scene: Scene
+    canvas: Canvas
+    plate_width: float
+    two_rows: bool
+    strength: float
+
+
+def yolo_label(box: Box, image_width: int, image_height: int) -> str:
+    """The YOLO line ``0 cx cy w h`` (normalised to the image) of a pixel box ``(x, y, w, h)``."""
+    x, y, w, h = box
+    cx, cy = (x + w / 2) / image_width, (y + h / 2) / image_height
+    return f"0 {cx:.6f} {cy:.6f} {w / image_width:.6f} {h / image_height:.6f}\n"
+
+
+def draw_scene(rng: np.random.Generator, text: str) -> Drawn:
+    """One scene for ``text``: canvas, plate width, layout and strength all drawn from ``rng``."""
+    weights = np.array([c.weight for c in CANVASES])
+    canvas = CANVASES[int(rng.choice(len(CANVASES), p=weights / weights.sum()))]
+    low, high = canvas.plate_widths
+    width = math.exp(rng.uniform(math.log(low), math.log(high)))
+    two_rows = bool(rng.uniform() < TWO_ROW_FRACTION)
+    if two_rows:
+        width *= TWO_ROW_WIDTH_RATIO
+    strength = float(rng.uniform(*STRENGTH_RANGE))
+    scene = make_scene(
+        rng, (canvas.height, canvas.width), plate_width=width, text=text, two_rows=two_rows, strength=strength
+    )
+    return Drawn(scene, canvas, width, two_rows, strength)
+
+
+def generate(count: int, seed: int) -> list[Drawn]:
+    """``count`` scenes with unique plate strings, drawn from one generator seeded with ``seed``."""
+    rng = np.random.default_rng(seed)
+    seen: set[str] = set()
+    drawn: list[Drawn] = []
+    while len(drawn) < count:
+        text = random_plate_text(rng)
+        if text in seen:
+            continue
+        seen.add(text)
+        drawn.append(draw_scene(rng, text))
+    return drawn
+
+
+def write_testset(out_dir: Path, count: int = DEFAULT_COUNT, seed: int = DEFAULT_SEED) -> Path:
+    """Write ``count`` generated scenes under ``out_dir`` (``images/``, ``labels/``, ``manifest.csv``).
+
+    Existing ``images/`` and ``labels/`` folders are replaced, so a smaller set never keeps
+    files of a larger one. Returns ``out_dir``.
+    """
+    if count < 1:
+        raise ValueError(f"count must be >= 1, got {count}")
+    out_dir = Path(out_dir)
+    images, labels = out_dir / "images", out_dir / "labels"
+    for folder in (images, labels):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+    rows = []
+    for item in generate(count, seed):
+        scene = item.scene
+        height, width = scene.image.shape[:2]
+        ok, data = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if not ok:
+            raise OSError(f"cannot encode {scene.text} as JPEG")
+        (images / f"{scene.text}.jpg").write_bytes(data.tobytes())
+        (labels / f"{scene.text}.txt").write_text(yolo_label(scene.plate_box, width, height))
+        rows.append({
+            "plate": scene.text,
+            "canvas": f"{width}x{height}",
+            "plate_width": round(item.plate_width, 1),
+            "two_rows": int(item.two_rows),
+            "strength": round(item.strength, 3),
+            "box": " ".join(str(v) for v in scene.plate_box),
+        })
+    with (out_dir / "manifest.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    log.info("%d scenes written under %s (seed %d)", len(rows), out_dir, seed)
+    return out_dir
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: write the set; exit 0, or 2 on a bad flag."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=config.DATA_DIR / "synthetic_test", help="output folder")
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="number of scenes (unique plates)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed (keep it apart from training seeds)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.count < 1:
+        parser.error("--count must be >= 1")
+    write_testset(args.out, args.count, args.seed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""Reading many images: one process, or several worker processes each holding the model once.
+
+Results come back in input order whatever the number of processes; one image's failure
+(even an unexpected exception) becomes that image's ``error`` and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from config import RecognizeConfig
+from plateocr.errors import InputError, PlateOCRError
+
+if TYPE_CHECKING:
+    from plateocr.recognize import ImageResult, PlateReader
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReaderSpec:
+    """What a worker process needs to build its own :class:`PlateReader`."""
+
+    model_path: Path
+    cfg: RecognizeConfig | None = None
+
+    @classmethod
+    def of(cls, reader: PlateReader | ReaderSpec) -> ReaderSpec:
+        if isinstance(reader, ReaderSpec):
+            return reader
+        return cls(reader.model_path, reader.cfg)
+
+    def load(self) -> PlateReader:
+        from plateocr.recognize import PlateReader
+
+        return PlateReader(self.model_path, self.cfg)
+
+
+@dataclass(frozen=True)
+class ImageOutputs:
+    """Per-image pictures to write while reading (None: not wanted)."""
+
+    annotated_dir: Path | None = None
+    crops_dir: Path | None = None
+
+    def __bool__(self) -> bool:
+        return self.annotated_dir is not None or self.crops_dir is not None
+
+
+def read_one(
+    reader: PlateReader, path: Path, labels: Path | None, name: str, outputs: ImageOutputs | None = None
+) -> ImageResult:
+    """Read one image and write its pictures; every problem ends up in ``result.error``."""
+    from plateocr.recognize import ImageResult
+
+    started = time.perf_counter()
+    try:
+        result = reader.read_image(path, labels)
+    except Exception as exc:  # noqa: BLE001 - one image must never end the batch
+        log.debug("%s: unexpected error", path, exc_info=True)
+        result = ImageResult(name=Path(path).stem, path=Path(path), error=f"{path}: {describe(exc)}")
+        result.seconds = time.perf_counter() - started
+    result.output_name = name
+    if outputs:
+        write_pictures(result, outputs)
+    return result
+
+
+def write_pictures(result: ImageResult, outputs: ImageOutputs) -> None:
+    """The annotated photo and the plate crop of one result; a failure is added to ``result.error``."""
+    from plateocr.annotate import save_annotated, save_crop
+    from plateocr.imageio import read_image
+
+    try:
+        image = read_image(result.path)
+    except InputError:
+        return  # already the result's error: there is nothing to draw on
+    try:
+        if outputs.annotated_dir is not None:
+            save_annotated(outputs.annotated_dir, image, result, result.output_name)
+        if outputs.crops_dir is not None:
+            save_crop(outputs.crops_dir, image, result, result.output_name)
+    except (OSError, ValueError) as exc:  # cv2 reports encoder problems as ValueError-like errors
+        problem = f"{result.path}: cannot save its pictures ({describe(exc)})"
+        result.error = f"{result.error}; {problem}" if result.error else problem
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line cause for the user: the OS message when there is one, else the exception's."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    text = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {text[0][:200]}" if text else exc.__class__.__name__
+
+
+def read_all(
+    reader: PlateReader | ReaderSpec,
+    images: Sequence[Path],
+    labels: Path | None,
+    names: Sequence[str],
+    jobs: int = 1,
+    outputs: ImageOutputs | None = None,
+    on_result: Callable[[ImageResult], None] | None = None,
+) -> list[ImageResult]:
+    """Read ``images`` in ``jobs`` processes; results in input order.
+
+    Args:
+        reader: a loaded reader, or (for ``jobs > 1``, where the main process needs no model) a spec.
+        images: the files, in reading order.
+        labels: YOLO label folder, or None to use the localiser only.
+        names: each image's unique output name.
+        jobs: processes to use; more than one starts 'spawn' workers that each load the model once.
+        outputs: pictures to write per image.
+        on_result: called in the main process as each image finishes (in completion order).
+
+    Raises:
+        PlateOCRError: a worker could not load the model.
+    """
+    if len(names) != len(images):
+        raise ValueError("one name per image is needed")
+    jobs = max(1, min(jobs, len(images)))
+    if jobs == 1:
+        loaded = reader.load() if isinstance(reader, ReaderSpec) else reader
+        results = []
+        for path, name in zip(images, names):
+            result = read_one(loaded, path, labels, name, outputs)
+            if on_result is not None:
+                on_result(result)
+            results.append(result)
+        return results
+    return _read_in_workers(ReaderSpec.of(reader), images, labels, names, jobs, outputs, on_result)
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _read_in_workers(
+    spec: ReaderSpec,
+    images: Sequence[Path],
+    labels: Path | None,
+    names: Sequence[str],
+    jobs: int,
+    outputs: ImageOutputs | None,
+    on_result: Callable[[ImageResult], None] | None,
+) -> list[ImageResult]:
+    from plateocr.recognize import ImageResult
+
+    ctx = multiprocessing.get_context("spawn")
+    # Each worker gets its share of the CPUs, so N workers never run N x all-cores threads.
+    threads = max(1, usable_cpus() // jobs)
+    # Workers log through this queue, so their messages share the main process's handlers (and progress bar).
+    queue: Any = ctx.Queue()
+    listener = logging.handlers.QueueListener(queue, _MainProcessHandler(), respect_handler_level=False)
+    listener.start()
+    results: list[ImageResult | None] = [None] * len(images)
+    executor = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(spec, threads, queue, logging.getLogger().getEffectiveLevel()),
+    )
+    try:
+        futures: dict[Future[tuple[int, ImageResult]], int] = {
+            executor.submit(_worker_read, i, path, labels, name, outputs): i
+            for i, (path, name) in enumerate(zip(images, names))
+        }
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                _, result = future.result()
+            except PlateOCRError:
+                raise
+            except BrokenProcessPool as exc:
+                path = images[index]
+                result = ImageResult(name=Path(path).stem, path=Path(path), error=f"{path}: worker process died ({exc})")
+                result.output_name = names[index]
+            results[index] = result
+            if on_result is not None:
+                on_result(result)
+    finally:
+        # On an error or Ctrl-C: drop the queued images, let running ones finish (workers ignore SIGINT).
+        executor.shutdown(wait=True, cancel_futures=True)
+        listener.stop()
+        queue.close()
+    return [r for r in results if r is not None]
+
+
+class _MainProcessHandler(logging.Handler):
+    """Hands records from the workers to the main process's loggers (and so to its handlers)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(spec: ReaderSpec, threads: int, queue: Any, level: int) -> None:
+    """Runs once in each worker: quiet logging through the queue, thread limits, the model loaded once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    root = logging.getLogger()
+    root.handlers[:] = [logging.handlers.QueueHandler(queue)]
+    root.setLevel(level)
+    for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import cv2
+
+        cv2.setNumThreads(threads)
+        if level > logging.DEBUG:
+            from plateocr.cli import import_tensorflow_quietly
+
+            import_tensorflow_quietly()
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        _WORKER["reader"] = spec.load()
+    except PlateOCRError as exc:
+        _WORKER["error"] = exc  # raised by the first task, so the main process reports it
+
+
+def _worker_read(
+    index: int, path: Path, labels: Path | None, name: str, outputs: ImageOutputs | None
+) -> tuple[int, ImageResult]:
+    if "error" in _WORKER:
+        raise _WORKER["error"]
+    return index, read_one(_WORKER["reader"], path, labels, name, outputs)
