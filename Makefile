@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Debian fonts for the synthetic plates (kept equal to plateocr.synth.FONT_PACKAGES; a test checks).
 FONT_PACKAGES := fonts-opendin fonts-roboto-unhinted fonts-liberation fonts-urw-base35 fonts-dejavu-core
 
-.PHONY: run venv fonts data model retrain test test-fast bench check clean
+.PHONY: run venv fonts data model retrain test test-fast bench bench-deps check clean
 
 run: model
 	$(BIN)/python recognize_plates.py --model $(MODEL)
@@ -42,8 +42,22 @@ test: venv fonts
 test-fast: venv fonts
 	$(BIN)/python -m pytest tests -q -m "not slow"
 
-bench: model
+SYNTH_TEST := data/synthetic_test
+
+# The generated test set (seed 2026; never used for training).
+$(SYNTH_TEST)/manifest.csv: | venv fonts
+	$(BIN)/python bench/testset.py --out $(SYNTH_TEST) --count 200 --seed 2026
+
+# Benchmark-only peers: Debian's Tesseract and RapidOCR (models inside the wheel, no downloads at run time).
+bench-deps: venv
+	command -v tesseract >/dev/null || { apt-get update -qq && apt-get install -y -qq tesseract-ocr; }
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench.txt
+
+# Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, peers.
+bench: model bench-deps $(SYNTH_TEST)/manifest.csv
 	$(BIN)/python bench/bench.py --model $(MODEL)
+	$(BIN)/python bench/jobs_bench.py --model $(MODEL)
+	$(BIN)/python bench/peers.py --model $(MODEL)
 
 check: test
 

@@ -24,6 +24,9 @@ SPANISH_LETTERS = "BCDFGHJKLMNPRSTVWXYZ"
 SPANISH_PLATE = re.compile(rf"^[0-9]{{4}}[{SPANISH_LETTERS}]{{3}}$")
 PLATE_LENGTH = 7
 
+# Character-model architectures (built in plateocr.models): the original network and the default.
+ARCHITECTURES: tuple[str, ...] = ("seed", "wide")
+
 DEFAULT_MIRROR = ROOT.parent / "shared" / "data"
 DATA_DIR = ROOT / "data"
 MODEL_PATH = ROOT / "models" / "chars74k_cnn.h5"
@@ -64,12 +67,14 @@ class TrainConfig:
     learning_rate: float = 1e-3
     augment_copies: int = 2
     # Synthetic plates rendered, degraded and cut by our own segmenter into extra training crops.
-    synthetic_plates: int = 1500
+    synthetic_plates: int = 3000
     # Stop after the epoch that passes this wall-clock budget (0: no budget).
     max_seconds: float = 0.0
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
 
     def validate(self) -> None:
+        if self.arch not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {self.arch!r}; choose from {list(ARCHITECTURES)}")
         if self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:

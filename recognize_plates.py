@@ -49,22 +49,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("inputs", nargs="*", type=Path, metavar="IMAGE_OR_FOLDER",
                    help="images and folders of images to read (every image given, whatever its name)")
     p.add_argument("-r", "--recursive", action="store_true", help="also read images in sub-folders")
-    p.add_argument("--images", type=Path, default=None,
+    p.add_argument("--images", type=Path, default=None, metavar="DIR",
                    help=f"folder of car photos read when no inputs are given (default: {d.images})")
     p.add_argument("--all", action="store_true",
                    help="with --images: also read images whose name is not a Spanish plate")
-    p.add_argument("--labels", type=Path, default=None,
+    p.add_argument("--labels", type=Path, default=None, metavar="DIR",
                    help=f"folder of YOLO label files <stem>.txt (default: {d.labels})")
     p.add_argument("--no-labels", action="store_true", help="ignore label files: find every plate in the image")
-    p.add_argument("--model", type=Path, default=d.model, help="trained .h5 model (default: %(default)s)")
-    p.add_argument("--output", type=Path, default=d.output,
+    p.add_argument("--model", type=Path, default=d.model, metavar="PATH",
+                   help="trained .h5 model (default: %(default)s)")
+    p.add_argument("--output", type=Path, default=d.output, metavar="FILE",
                    help="one 'name,reading' line per image (default: %(default)s)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write every detail as JSON")
     p.add_argument("--csv", type=Path, metavar="FILE", help="also write every detail as CSV")
     p.add_argument("--save-annotated", type=Path, metavar="DIR",
                    help="write each photo with its plate box and reading drawn on it (DIR/<name>.png)")
     p.add_argument("--save-crops", type=Path, metavar="DIR", help="write the plate crop that was read (DIR/<name>.png)")
-    p.add_argument("-j", "--jobs", type=int, default=1,
+    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help="processes reading images in parallel, each loading the model once; 0: one per CPU "
                    "(default: %(default)s)")
     add_verbosity(p)
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(args)
         return run(args)
     except KeyboardInterrupt:
-        print("recognize_plates: interrupted; no results written (existing files are unchanged)", file=sys.stderr)
+        print("recognize_plates: interrupted; results not written, existing files are unchanged", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
@@ -118,12 +119,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"recognize_plates: error: {exc}", file=sys.stderr)
         return EXIT_SETUP
     except OSError as exc:  # from check_writable: nothing has been read yet
-        print(f"recognize_plates: error: cannot write {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        cannot_write(exc.filename, exc)
         return EXIT_SETUP
 
     failures = write_results(results, args.output, args.json, args.csv, model=args.model)
-    for path, exc in failures:
-        print(f"recognize_plates: error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+    for path, error in failures:
+        cannot_write(path, error)
     for r in results:
         mark = "ok " if r.text == r.name else "   "
         log.info("%s%s -> %s (confidence %.2f, %.3f s)", mark, r.output_name, r.text or "-", r.confidence, r.seconds)
@@ -136,6 +137,10 @@ def run(args: argparse.Namespace) -> int:
     if failures:
         return EXIT_SETUP
     return EXIT_SOME_FAILED if any(r.error for r in results) else EXIT_OK
+
+
+def cannot_write(path: object, exc: OSError) -> None:
+    print(f"recognize_plates: error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
 
 
 def label_folder(args: argparse.Namespace, cfg: RecognizeConfig) -> Path | None:

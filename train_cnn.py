@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from config import TrainConfig
+from config import ARCHITECTURES, TrainConfig
 from plateocr.cli import EXIT_OK, EXIT_SETUP, add_verbosity, setup_logging
 from plateocr.errors import PlateOCRError
 
@@ -16,13 +16,11 @@ log = logging.getLogger("train_cnn")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from plateocr.models import ARCHITECTURES
-
     d = TrainConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", type=Path, default=d.data_dir, help="prepared data folder (see prepare_data.py)")
     p.add_argument("--out", type=Path, default=d.out, help="where to save the .h5 model")
-    p.add_argument("--arch", choices=sorted(ARCHITECTURES), default=d.arch, help="network architecture")
+    p.add_argument("--arch", choices=ARCHITECTURES, default=d.arch, help="network architecture")
     p.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs (early stopping may end sooner)")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="mini-batch size")
     p.add_argument("--seed", type=int, default=d.seed, help="seed for the split, augmentation and weights")
@@ -68,11 +66,20 @@ def main(argv: list[str] | None = None) -> int:
     except (PlateOCRError, ValueError) as exc:
         print(f"train_cnn: error: {exc}", file=sys.stderr)
         return EXIT_SETUP
+    from plateocr.report import write_training_report
+
+    try:
+        report = write_training_report(result)
+    except (OSError, ValueError) as exc:  # the model is saved; a missing figure is only a warning
+        report = {}
+        print(f"train_cnn: warning: training report not written: {exc}", file=sys.stderr)
     worst = sorted(result.per_class_accuracy.items(), key=lambda kv: kv[1])[:5]
     print(f"Validation accuracy (36 classes): {result.val_accuracy:.2%}")
     print("Worst classes: " + ", ".join(f"{c} {a:.0%}" for c, a in worst))
     print(f"Epochs run: {result.epochs_run}, training time: {result.seconds:.0f} s")
     print(f"Saved {result.model_path} and {result.sidecar_path}")
+    if report:
+        print("Report: " + ", ".join(str(p) for p in report.values()))
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ child processes, so wall time and peak RSS are measured per training run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import statistics
@@ -149,17 +150,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"training seed (batch 4, original schedule cut to {wall:.0f} s): {wall_s:.0f} s wall, "
                   f"peak RSS {rss_s:.0f} MiB")
             rows.append(("seed (original)", seed_model, wall_s, rss_s))
+            seed_recipe = Path(tmp) / "seed_recipe.h5"
+            wall_r, rss_r = train_child(seed_recipe, ["--arch", "seed"])
+            print(f"training seed with the default recipe (same split, augmentation, synthetic crops): "
+                  f"{wall_r:.0f} s wall, peak RSS {rss_r:.0f} MiB")
+            rows.append(("seed (our recipe)", seed_recipe, wall_r, rss_r))
         else:
             rows.append(("given model", default_model, float("nan"), float("nan")))
 
         print()
-        print(f"{'model':22s} {'labels':>7s} {'hits':>7s} {'box@.5':>7s} {'median s':>9s} {'p90 s':>7s} "
-              f"{'train s':>8s} {'RSS MiB':>8s}")
+        print(f"{'model':22s} {'val acc':>7s} {'labels':>7s} {'hits':>7s} {'box@.5':>7s} {'median s':>9s} "
+              f"{'p90 s':>7s} {'train s':>8s} {'RSS MiB':>8s}")
         for name, model, wall, rss in rows:
+            val = json.loads(model.with_suffix(".json").read_text(encoding="utf-8")).get("val_accuracy", float("nan"))
             for mode, labels in (("yes", args.labels), ("no", None)):
                 r = read_plates(model, args.images, labels)
-                print(f"{name:22s} {mode:>7s} {r['hits']:>3d}/{r['plates']:<3d} {r['box_recall']:>3d}/{r['plates']:<3d} "
-                      f"{r['median_s']:>9.3f} {r['p90_s']:>7.3f} {wall:>8.0f} {rss:>8.0f}")
+                print(f"{name:22s} {val:>7.1%} {mode:>7s} {r['hits']:>3d}/{r['plates']:<3d} "
+                      f"{r['box_recall']:>3d}/{r['plates']:<3d} {r['median_s']:>9.3f} {r['p90_s']:>7.3f} "
+                      f"{wall:>8.0f} {rss:>8.0f}")
         other = read_plates(rows[0][1], args.images, None, others=True)
         print(f"plate box recall without labels on the {other['plates']} other (non-Spanish) labelled images: "
               f"{other['box_recall']}/{other['plates']}")

@@ -57,7 +57,8 @@ def run(folder: Path, labels: Path, model: Path, jobs: int, out: Path) -> tuple[
         "--jobs", str(jobs), "-q",
     ]  # fmt: skip
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
     if proc.returncode not in (0, 1):
         sys.exit(f"jobs {jobs}: exit {proc.returncode}\n{proc.stderr}")
@@ -70,7 +71,7 @@ def run(folder: Path, labels: Path, model: Path, jobs: int, out: Path) -> tuple[
 
 def differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """The records that differ between two JSON documents (same images, same order)."""
-    return [(x, y) for x, y in zip(a["results"], b["results"]) if x != y]
+    return [(x, y) for x, y in zip(a["results"], b["results"], strict=True) if x != y]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,6 +72,8 @@ SPANISH_SEARCH = re.compile(rf"[0-9]{{4}}[{config.SPANISH_LETTERS}]{{3}}")
 # Letters a recogniser commonly returns for a digit; applied to the digit part only.
 DIGIT_CONFUSIONS = str.maketrans({"O": "0", "I": "1"})
 TESSERACT_WHITELIST = config.DIGITS + config.SPANISH_LETTERS
+# What tesseract writes on stderr as it starts each image of a list file.
+TESSERACT_PAGE = re.compile(r"^Page (\d+) :", re.MULTILINE)
 MODES: dict[str, bool] = {"labels": True, "no labels": False}
 
 
@@ -191,12 +193,17 @@ class TesseractEngine:
                    "-c", f"tessedit_char_whitelist={TESSERACT_WHITELIST}"]
         env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
         done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-        if done.returncode != 0:
-            log.warning("tesseract exited %d: %s", done.returncode, done.stderr.strip()[-200:])
-        pages = done.stdout.split("\f")[: len(images)]
-        if len(pages) != len(images):
-            log.warning("tesseract gave %d pages for %d images", len(pages), len(images))
-        return pages
+        pages = done.stdout.split("\f")  # pages are separated by form feeds
+        if done.returncode != 0 or len(pages) != len(images):
+            # Tesseract 5.3 dies (SIGFPE) on a rare degenerate crop, losing the rest of the list. The
+            # last "Page N :" on stderr names the crop it died on: the pages before it are kept, that
+            # crop reads as nothing, and the ones after it are read in a new run.
+            started = TESSERACT_PAGE.findall(done.stderr)
+            crashed = min(int(started[-1]) if started else len(pages) - 1, len(pages), len(images))
+            log.warning("tesseract exited %d on variant %d of %d; going on without it",
+                        done.returncode, crashed + 1, len(images))
+            pages = pages[:crashed] + [""] + self.ocr(images[crashed + 1 :])
+        return pages[: len(images)]
 
     def read(self, path: Path, labels: Path | None) -> str:
         return vote_spanish(self.ocr(filtered_crops(self.reader, path, labels)))

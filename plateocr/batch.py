@@ -6,15 +6,16 @@ Results come back in input order whatever the number of processes; one image's f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import multiprocessing
 import os
 import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,18 +63,17 @@ def read_one(
     reader: PlateReader, path: Path, labels: Path | None, name: str, outputs: ImageOutputs | None = None
 ) -> ImageResult:
     """Read one image and write its pictures; every problem ends up in ``result.error``."""
-    from plateocr.recognize import ImageResult
-
     started = time.perf_counter()
     try:
         result = reader.read_image(path, labels)
     except Exception as exc:  # noqa: BLE001 - one image must never end the batch
         log.debug("%s: unexpected error", path, exc_info=True)
-        result = ImageResult(name=Path(path).stem, path=Path(path), error=f"{path}: {describe(exc)}")
+        result = failed_result(path, name, describe(exc))
         result.seconds = time.perf_counter() - started
     result.output_name = name
     if outputs:
         write_pictures(result, outputs)
+    log.debug("%s -> %s (%.3f s)", path, result.text or "-", result.seconds)
     return result
 
 
@@ -91,9 +91,16 @@ def write_pictures(result: ImageResult, outputs: ImageOutputs) -> None:
             save_annotated(outputs.annotated_dir, image, result, result.output_name)
         if outputs.crops_dir is not None:
             save_crop(outputs.crops_dir, image, result, result.output_name)
-    except (OSError, ValueError) as exc:  # cv2 reports encoder problems as ValueError-like errors
+    except Exception as exc:  # noqa: BLE001 - a disk or encoder problem must not end the batch
         problem = f"{result.path}: cannot save its pictures ({describe(exc)})"
         result.error = f"{result.error}; {problem}" if result.error else problem
+
+
+def failed_result(path: Path, name: str, cause: str) -> ImageResult:
+    """The result of an image that could not be read at all."""
+    from plateocr.recognize import ImageResult
+
+    return ImageResult(name=Path(path).stem, path=Path(path), error=f"{path}: {cause}", output_name=name)
 
 
 def describe(exc: BaseException) -> str:
@@ -133,7 +140,7 @@ def read_all(
     if jobs == 1:
         loaded = reader.load() if isinstance(reader, ReaderSpec) else reader
         results = []
-        for path, name in zip(images, names):
+        for path, name in zip(images, names, strict=True):
             result = read_one(loaded, path, labels, name, outputs)
             if on_result is not None:
                 on_result(result)
@@ -159,7 +166,6 @@ def _read_in_workers(
     outputs: ImageOutputs | None,
     on_result: Callable[[ImageResult], None] | None,
 ) -> list[ImageResult]:
-    from plateocr.recognize import ImageResult
 
     ctx = multiprocessing.get_context("spawn")
     # Each worker gets its share of the CPUs, so N workers never run N x all-cores threads.
@@ -176,20 +182,19 @@ def _read_in_workers(
         initargs=(spec, threads, queue, logging.getLogger().getEffectiveLevel()),
     )
     try:
-        futures: dict[Future[tuple[int, ImageResult]], int] = {
-            executor.submit(_worker_read, i, path, labels, name, outputs): i
-            for i, (path, name) in enumerate(zip(images, names))
-        }
+        with sigint_ignored():  # the workers, started by the first submits, inherit "ignore Ctrl-C"
+            futures: dict[Future[tuple[int, ImageResult]], int] = {
+                executor.submit(_worker_read, i, path, labels, name, outputs): i
+                for i, (path, name) in enumerate(zip(images, names, strict=True))
+            }
         for future in as_completed(futures):
             index = futures[future]
             try:
                 _, result = future.result()
             except PlateOCRError:
                 raise
-            except BrokenProcessPool as exc:
-                path = images[index]
-                result = ImageResult(name=Path(path).stem, path=Path(path), error=f"{path}: worker process died ({exc})")
-                result.output_name = names[index]
+            except Exception as exc:  # noqa: BLE001 - a dead worker (BrokenProcessPool), an unpicklable result
+                result = failed_result(images[index], names[index], f"worker process failed ({describe(exc)})")
             results[index] = result
             if on_result is not None:
                 on_result(result)
@@ -199,6 +204,21 @@ def _read_in_workers(
         listener.stop()
         queue.close()
     return [r for r in results if r is not None]
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT in the block (only possible in the main thread), so that children started
+    meanwhile ignore it from their first instruction: a terminal's Ctrl-C reaches the whole
+    process group, and only the main process should act on it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _MainProcessHandler(logging.Handler):
@@ -221,15 +241,14 @@ def _init_worker(spec: ReaderSpec, threads: int, queue: Any, level: int) -> None
     root.setLevel(level)
     for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if level <= logging.DEBUG else "3")
     try:
         import cv2
 
         cv2.setNumThreads(threads)
-        if level > logging.DEBUG:
-            from plateocr.cli import import_tensorflow_quietly
+        from plateocr.tfimport import import_tensorflow_quietly
 
-            import_tensorflow_quietly()
+        import_tensorflow_quietly()
         import tensorflow as tf
 
         tf.config.threading.set_intra_op_parallelism_threads(threads)

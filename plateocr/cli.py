@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
-import tempfile
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -22,34 +20,12 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
 
 def setup_logging(args: argparse.Namespace) -> None:
     """Configure the root logger from ``--verbose`` / ``--quiet`` and quieten TensorFlow."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's native log lines (graph attributes, CPU features) are noise to a user; errors
+    # that matter still surface as Python exceptions. --verbose shows them all.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if args.verbose else "3")
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
-    for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
+    for noisy in ("tensorflow", "h5py", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    if not args.verbose:
-        import_tensorflow_quietly()
-
-
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its native start-up banner (oneDNN, absl) kept off the terminal.
-
-    The banner is written by C++ code straight to file descriptor 2, before any
-    Python logging applies. What it wrote is shown after all if the import fails.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode("utf-8", "replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    # Keras warns through absl that HDF5 is a legacy format; .h5 is this product's chosen format.
+    logging.getLogger("absl").setLevel(logging.DEBUG if args.verbose else logging.ERROR)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import warnings
 from pathlib import Path
 
 import cv2
@@ -29,12 +31,17 @@ def read_image(path: Path) -> np.ndarray:
     if size == 0:
         raise InputError(f"{path}: empty file")
     try:
-        with Image.open(path) as probe:
-            width, height = probe.size
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
-    except Image.DecompressionBombError as exc:  # pragma: no cover - PIL raises on open for huge headers
+        with warnings.catch_warnings():
+            # The size check below names the file; Pillow's own warning would only add noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as probe:
+                width, height = probe.size
+                # Structure and checksums (PNG chunk CRCs) checked before a C decoder prints its complaints.
+                probe.verify()
+    except Image.DecompressionBombError as exc:
         raise InputError(f"{path}: image too large ({exc})") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
+        raise InputError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
     if width * height > MAX_PIXELS:
         raise InputError(f"{path}: image too large ({width}x{height} pixels, limit {MAX_PIXELS:,})")
     data = np.fromfile(str(path), dtype=np.uint8)

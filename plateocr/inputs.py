@@ -91,5 +91,5 @@ def unique_names(paths: Iterable[Path]) -> list[str]:
     base = os.path.commonpath([os.path.dirname(a) for a in absolute])
     return [
         name if counts[name] == 1 else printable(Path(os.path.relpath(a, base)).as_posix())
-        for name, a in zip(names, absolute)
+        for name, a in zip(names, absolute, strict=True)
     ]

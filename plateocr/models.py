@@ -7,6 +7,8 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
+from config import ARCHITECTURES
+
 
 def _dense_head(num_classes: int) -> list[layers.Layer]:
     """The original program's head: Dense 1024 -> 512 -> 256 (BN + ReLU each), dropout, softmax."""
@@ -60,16 +62,17 @@ def build_wide(num_classes: int, input_shape: tuple[int, int, int]) -> keras.Seq
     )
 
 
-ARCHITECTURES: dict[str, Callable[[int, tuple[int, int, int]], keras.Sequential]] = {
+BUILDERS: dict[str, Callable[[int, tuple[int, int, int]], keras.Sequential]] = {
     "seed": build_seed,
     "wide": build_wide,
 }
+assert tuple(BUILDERS) == ARCHITECTURES, "config.ARCHITECTURES and the builders must name the same networks"
 
 
 def build_model(arch: str, num_classes: int, input_shape: tuple[int, int, int]) -> keras.Sequential:
     """Build an uncompiled model by registry name."""
     try:
-        builder = ARCHITECTURES[arch]
+        builder = BUILDERS[arch]
     except KeyError:
-        raise ValueError(f"unknown architecture {arch!r}; choose from {sorted(ARCHITECTURES)}") from None
+        raise ValueError(f"unknown architecture {arch!r}; choose from {list(ARCHITECTURES)}") from None
     return builder(num_classes, input_shape)

@@ -16,12 +16,14 @@ from config import CLASSES, TrainConfig, to_jsonable
 from plateocr.dataset import CharacterSet, load_chars74k
 from plateocr.preprocess import preprocess_batch
 from plateocr.results import atomic_path, write_json_atomic
+from plateocr.tfimport import import_tensorflow_quietly
 
 log = logging.getLogger(__name__)
 
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow and make TensorFlow's ops deterministic."""
+    import_tensorflow_quietly()
     import tensorflow as tf
 
     os.environ["PYTHONHASHSEED"] = str(seed)
@@ -79,6 +81,9 @@ class TrainResult:
     epochs_run: int
     seconds: float
     history: dict[str, list[float]]
+    # Validation labels and predicted classes, for the report's confusion matrix.
+    val_labels: np.ndarray | None = None
+    val_predictions: np.ndarray | None = None
 
 
 def time_budget_callback(max_seconds: float) -> object:
@@ -211,6 +216,8 @@ def train(
         epochs_run=len(history.get("loss", [])),
         seconds=seconds,
         history=history,
+        val_labels=y_val,
+        val_predictions=predicted,
     )
 
 

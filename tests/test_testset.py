@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -46,6 +49,7 @@ def test_label_box_is_inside_the_image_and_is_the_scene_plate_box(small_set: Pat
     scenes = {d.scene.text: d.scene for d in testset.generate(5, seed=7)}
     for image_path in (small_set / "images").glob("*.jpg"):
         image = cv2.imread(str(image_path))
+        assert image is not None
         height, width = image.shape[:2]
         boxes = plate_boxes_from_labels(small_set / "labels" / f"{image_path.stem}.txt", width, height)
         assert len(boxes) == 1
@@ -130,3 +134,44 @@ def test_missing_tesseract_is_a_skipped_row(monkeypatch: pytest.MonkeyPatch, tmp
     assert reason == "skipped: tesseract not installed (apt-get install -y tesseract-ocr)"
     row = peers.Row("set", "labels", "tesseract", skipped=reason)
     assert "skipped: tesseract not installed" in peers.format_table([row])
+
+
+def _fake_tesseract(crash_on: set[int]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """A stand-in for ``subprocess.run(["tesseract", list, ...])``: page i reads "P<width>", and the
+    run dies like tesseract's SIGFPE at an image whose width is in ``crash_on``."""
+
+    def run(command: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        pages: list[str] = []
+        for index, line in enumerate(Path(command[1]).read_text().splitlines()):
+            stderr = "".join(f"Page {i} : v{i:03d}.png\n" for i in range(index + 1))
+            image = cv2.imread(line, cv2.IMREAD_GRAYSCALE)
+            assert image is not None
+            if image.shape[1] in crash_on:
+                return subprocess.CompletedProcess(command, -8, "\f".join(pages), stderr)
+            pages.append(f"P{image.shape[1]}\n")
+        return subprocess.CompletedProcess(command, 0, "\f".join(pages), stderr)
+
+    return run
+
+
+def test_tesseract_pages_stay_aligned_after_a_crash(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    images = [np.full((10, width), 255, np.uint8) for width in (11, 12, 13, 14, 15)]
+    engine = peers.TesseractEngine(reader=None, workdir=tmp_path)  # type: ignore[arg-type]
+    monkeypatch.setattr(peers.subprocess, "run", _fake_tesseract(set()))
+    assert engine.ocr(images) == ["P11\n", "P12\n", "P13\n", "P14\n", "P15\n"]
+    monkeypatch.setattr(peers.subprocess, "run", _fake_tesseract({13}))
+    assert engine.ocr(images) == ["P11\n", "P12\n", "", "P14\n", "P15\n"]
+    monkeypatch.setattr(peers.subprocess, "run", _fake_tesseract({11, 15}))
+    assert engine.ocr(images) == ["", "P12\n", "P13\n", "P14\n", ""]
+
+
+@pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
+def test_real_tesseract_reads_a_drawn_plate_among_blank_pages(tmp_path: Path) -> None:
+    plate = np.full((96, 420), 255, np.uint8)
+    cv2.putText(plate, "1234BCD", (10, 75), cv2.FONT_HERSHEY_SIMPLEX, 2.5, 0, 8)
+    blank = np.full((96, 420), 255, np.uint8)
+    engine = peers.TesseractEngine(reader=None, workdir=tmp_path)  # type: ignore[arg-type]
+    pages = engine.ocr([blank, plate, np.full((96, 8), 255, np.uint8), plate])
+    assert len(pages) == 4
+    assert peers.vote_spanish(pages) == "1234BCD"
+    assert "".join(pages[1].split()) == "".join(pages[3].split()) == "1234BCD"

@@ -54,8 +54,10 @@ def test_training_writes_the_model_and_its_sidecar(trained, capsys):
     assert meta["epochs_run"] == 1
     assert 0.0 <= meta["val_accuracy"] <= 1.0
     assert meta["preprocess"]["size"] == 32
-    # Nothing but the model and the sidecar is left beside them (no temporary files).
-    assert sorted(p.name for p in trained.parent.iterdir()) == ["m.h5", "m.json"]
+    # Nothing but the model, the sidecar and the training report is left beside them (no temporary files).
+    assert sorted(p.name for p in trained.parent.iterdir()) == [
+        "m.h5", "m.json", "m_confusion.png", "m_curves.png", "m_per_class.csv",
+    ]  # fmt: skip
 
 
 def test_saved_model_maps_32x32_grey_to_36_probabilities(trained):
