@@ -65,6 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--save-annotated", type=Path, metavar="DIR",
                    help="write each photo with its plate box and reading drawn on it (DIR/<name>.png)")
     p.add_argument("--save-crops", type=Path, metavar="DIR", help="write the plate crop that was read (DIR/<name>.png)")
+    p.add_argument("--min-confidence", type=float, default=d.min_confidence, metavar="P",
+                   help="leave a reading empty when its lowest character probability is below P, rather than "
+                   "risk a wrong one; the JSON keeps it as uncertain_reading (default: %(default)s)")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help="processes reading images in parallel, each loading the model once; 0: one per CPU "
                    "(default: %(default)s)")
@@ -72,6 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.jobs < 0:
         p.error(f"argument -j/--jobs: must be >= 0, got {args.jobs}")
+    if not 0.0 <= args.min_confidence <= 1.0:
+        p.error(f"argument --min-confidence: must be in [0, 1], got {args.min_confidence}")
     if args.inputs and args.images is not None:
         p.error("give image files/folders or --images DIR, not both")
     return args
@@ -97,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     from plateocr.recognize import PlateReader, count_hits, list_images, recognize_folder
     from plateocr.results import check_writable, write_results
 
-    cfg = RecognizeConfig()
+    cfg = RecognizeConfig(min_confidence=args.min_confidence)
     outputs = ImageOutputs(args.save_annotated, args.save_crops)
     try:
         if args.inputs:

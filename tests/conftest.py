@@ -22,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from config import CLASSES  # noqa: E402  (needs the path above)
+from config import CLASSES, TrainConfig  # noqa: E402  (needs the path above)
 
 # The rendered plate's geometry (a Spanish plate is 520 x 110 mm; one pixel per millimetre).
 PLATE_HEIGHT = 110
@@ -169,3 +169,16 @@ def _restore_root_logger() -> Iterator[None]:
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_chars74k_shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1-epoch model on the fake Chars74K plus a few synthetic plates: it reads badly, but it reads."""
+    from plateocr.train import train
+
+    out = tmp_path_factory.mktemp("model") / "tiny.h5"
+    cfg = TrainConfig(
+        data_dir=tiny_chars74k_shared, out=out, epochs=1, batch_size=32, augment_copies=0, seed=1, synthetic_plates=20
+    )
+    train(cfg)
+    return out

@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from test_recognize_cli import GOOD, results_lines, tiny_model, write_photo  # noqa: F401 (tiny_model: fixture)
+from test_recognize_cli import GOOD, results_lines, write_photo
 
 import recognize_plates
 from config import CLASSES, SPANISH_PLATE
@@ -123,7 +123,7 @@ def test_json_and_csv_hold_every_field_and_license_results_keeps_its_format(tmp_
     assert first == {
         "name": GOOD, "file": str(tmp_path / f"{GOOD}.jpg"), "reading": GOOD, "confidence": 0.8765,
         "char_probs": [0.9, 0.95, 0.99, 0.97, 0.88, 0.8765, 0.9], "box": {"x": 10, "y": 20, "w": 130, "h": 30},
-        "box_source": "label", "seconds": 0.123, "error": None,
+        "box_source": "label", "seconds": 0.123, "error": None, "uncertain_reading": None,
     }  # fmt: skip
     assert second["box"] is None and second["error"] == "x.jpg: empty file" and second["reading"] == ""
     rows = list(csv.DictReader(io.StringIO((out / "r.csv").read_text(encoding="utf-8"))))
@@ -338,3 +338,22 @@ def test_an_unexpected_error_in_one_image_is_that_images_error_and_the_batch_goe
     assert results[1].error == f"{paths[1]}: RuntimeError: something nobody foresaw"
     assert results[1].output_name == "bad" and seen == ["a", "bad", "c"]
     assert "something nobody foresaw" in caplog.text  # logged as an error, once, with the file name
+
+
+def test_min_confidence_leaves_uncertain_readings_empty_but_keeps_them_in_json(tiny_model, tmp_path, rendered_plate):
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    write_photo(images, labels, GOOD, rendered_plate(GOOD)[0])
+    runs = {}
+    for threshold in ("0", "1"):
+        out = tmp_path / threshold
+        argv = [str(images), "--labels", str(labels), "--model", str(tiny_model), "--output", str(out / "LR.txt"),
+                "--json", str(out / "r.json"), "--min-confidence", threshold, "-q"]
+        assert recognize_plates.main(argv) == 0
+        runs[threshold] = json.loads((out / "r.json").read_text(encoding="utf-8"))["results"][0]
+    permissive, strict = runs["0"], runs["1"]
+    assert permissive["uncertain_reading"] is None
+    if permissive["reading"] and permissive["confidence"] < 1.0:
+        assert strict["reading"] == "" and strict["uncertain_reading"] == permissive["reading"]
+    assert recognize_plates.main([str(images), "--min-confidence", "1.5", "-q"]) == 2

@@ -11,25 +11,15 @@ import numpy as np
 import pytest
 
 import recognize_plates
-from config import SPANISH_PLATE, PreprocessConfig, RecognizeConfig, TrainConfig
+from config import SPANISH_PLATE, PreprocessConfig, RecognizeConfig
 from plateocr.errors import SetupError
 from plateocr.plates import Box, expand_box
 from plateocr.recognize import PlateCandidate, PlateReader, count_hits, list_images, load_model
-from plateocr.train import train
 
 GOOD = "2745BCD"
 ZERO_BYTES = "3000BBB"
 NOT_AN_IMAGE = "4000CCC"
 NO_LABEL = "5000DDD"
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tiny_chars74k_shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 1-epoch model on the fake Chars74K: it reads badly, but it reads."""
-    out = tmp_path_factory.mktemp("model") / "tiny.h5"
-    cfg = TrainConfig(data_dir=tiny_chars74k_shared, out=out, epochs=1, batch_size=32, augment_copies=0, seed=1)
-    train(cfg)
-    return out
 
 
 def car_scene(plate_bgr: np.ndarray, width: int, height: int, at: tuple[int, int]) -> tuple[np.ndarray, Box, Box]:

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT, draw_plate
 from PIL import Image
-from test_recognize_cli import GOOD, car_scene, results_lines, tiny_model, yolo_line  # noqa: F401 (fixture)
+from test_recognize_cli import GOOD, car_scene, results_lines, yolo_line
 
 import recognize_plates
 from plateocr.plates import Box
