@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -29,13 +28,15 @@ LABELS_FOR_RECALL = RecognizeConfig().labels
 
 def train_child(out: Path, extra: list[str]) -> tuple[float, float]:
     """Run train_cnn.py in a child process; return (wall seconds, child peak RSS in MiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     cmd = [sys.executable, str(ROOT / "train_cnn.py"), "--out", str(out), "-q", *extra]
-    subprocess.run(cmd, check=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) / 1024.0
+    child = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would carry over the largest earlier child).
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise subprocess.CalledProcessError(child.returncode, cmd)
+    return time.perf_counter() - started, usage.ru_maxrss / 1024.0
 
 
 def percentile(values: list[float], q: float) -> float:
