@@ -23,8 +23,6 @@ sys.path.insert(0, str(ROOT))
 
 from config import SPANISH_PLATE, RecognizeConfig, TrainConfig  # noqa: E402
 
-LABELS_FOR_RECALL = RecognizeConfig().labels
-
 
 def train_child(out: Path, extra: list[str]) -> tuple[float, float]:
     """Run train_cnn.py in a child process; return (wall seconds, child peak RSS in MiB)."""
@@ -44,8 +42,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def read_plates(model: Path, images: Path, labels: Path | None, others: bool = False) -> dict[str, float]:
-    """Hits, timing and chosen-box recall of the full pipeline (labels given, or the localiser's boxes)."""
+def read_plates(
+    model: Path, images: Path, labels: Path | None, truth: Path, others: bool = False
+) -> dict[str, float]:
+    """Hits, timing and chosen-box recall of the full pipeline (labels given, or the localiser's boxes).
+
+    ``truth`` is the label folder the chosen boxes are scored against, whether or not the reader saw it.
+    """
     from plateocr.localize import iou
     from plateocr.plates import plate_boxes_from_labels
     from plateocr.recognize import PlateReader, count_hits, list_images, recognize_folder
@@ -59,7 +62,7 @@ def read_plates(model: Path, images: Path, labels: Path | None, others: bool = F
     times = [r.seconds for r in results]
     found = 0
     for r in results:
-        truth = plate_boxes_from_labels(LABELS_FOR_RECALL / f"{r.name}.txt", *image_size(r.path))
+        truth = plate_boxes_from_labels(truth / f"{r.name}.txt", *image_size(r.path))
         found += r.box is not None and any(iou(r.box.as_tuple(), t.as_tuple()) >= 0.5 for t in truth)
     return {
         "hits": count_hits(results),
@@ -165,11 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         for name, model, wall, rss in rows:
             val = json.loads(model.with_suffix(".json").read_text(encoding="utf-8")).get("val_accuracy", float("nan"))
             for mode, labels in (("yes", args.labels), ("no", None)):
-                r = read_plates(model, args.images, labels)
+                r = read_plates(model, args.images, labels, args.labels)
                 print(f"{name:22s} {val:>7.1%} {mode:>7s} {r['hits']:>3d}/{r['plates']:<3d} "
                       f"{r['box_recall']:>3d}/{r['plates']:<3d} {r['median_s']:>9.3f} {r['p90_s']:>7.3f} "
                       f"{wall:>8.0f} {rss:>8.0f}")
-        other = read_plates(rows[0][1], args.images, None, others=True)
+        other = read_plates(rows[0][1], args.images, None, args.labels, others=True)
         print(f"plate box recall without labels on the {other['plates']} other (non-Spanish) labelled images: "
               f"{other['box_recall']}/{other['plates']}")
         print(f"12-megapixel photos, no labels: median {large_photo_seconds(rows[0][1]):.2f} s per image")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config import RecognizeConfig
+from plateocr.cli import quieten_libraries
 from plateocr.errors import InputError, PlateOCRError
 
 if TYPE_CHECKING:
@@ -239,9 +240,7 @@ def _init_worker(spec: ReaderSpec, threads: int, queue: Any, level: int) -> None
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(queue)]
     root.setLevel(level)
-    for noisy in ("tensorflow", "absl", "h5py", "matplotlib", "PIL"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if level <= logging.DEBUG else "3")
+    quieten_libraries(level)
     try:
         import cv2
 

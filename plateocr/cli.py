@@ -20,12 +20,20 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
 
 def setup_logging(args: argparse.Namespace) -> None:
     """Configure the root logger from ``--verbose`` / ``--quiet`` and quieten TensorFlow."""
-    # TensorFlow's native log lines (graph attributes, CPU features) are noise to a user; errors
-    # that matter still surface as Python exceptions. --verbose shows them all.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if args.verbose else "3")
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    quieten_libraries(level)
+
+
+def quieten_libraries(level: int) -> None:
+    """Keep the libraries' own chatter below ``level`` out of the log (all of it shows at DEBUG).
+
+    TensorFlow's native log lines (graph attributes, CPU features) are noise to a user; errors
+    that matter still surface as Python exceptions.
+    """
+    verbose = level <= logging.DEBUG
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
     for noisy in ("tensorflow", "h5py", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     # Keras warns through absl that HDF5 is a legacy format; .h5 is this product's chosen format.
-    logging.getLogger("absl").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.DEBUG if verbose else logging.ERROR)
