@@ -110,6 +110,19 @@ class RecognizeConfig:
     max_candidates: int = 5
     # Readings whose confidence (lowest per-character probability) is below this are left empty.
     min_confidence: float = 0.0
+    # The filter bank (names in plateocr.filters.FILTERS) applied to every view of a plate.
+    # Chosen by backward elimination from all 13 on a generated validation set (seed 7, kept
+    # apart from both test sets): dropping the other seven lost no plate there and halves the time.
+    filters: tuple[str, ...] = (
+        "blur_otsu",
+        "otsu_trunc",
+        "adaptive_mean",
+        "adaptive_gaussian",
+        "bilateral_sharpen",
+        "max_filter",
+    )
+    # Also read each plate rectified (its bright quadrilateral warped square-on) when found.
+    rectify: bool = True
 
     def validate(self) -> None:
         if not 0.0 <= self.plate_margin <= 0.5:
@@ -120,6 +133,8 @@ class RecognizeConfig:
             raise ValueError(f"max candidates must be in [1, 50], got {self.max_candidates}")
         if not 32 <= self.plate_height <= 512:
             raise ValueError(f"plate height must be in [32, 512], got {self.plate_height}")
+        if not self.filters or len(set(self.filters)) != len(self.filters):
+            raise ValueError(f"filters must be a non-empty list of distinct names, got {list(self.filters)}")
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -20,6 +20,7 @@ from pathlib import Path
 from config import RecognizeConfig
 from plateocr.cli import EXIT_OK, EXIT_SETUP, EXIT_SOME_FAILED, add_verbosity, setup_logging
 from plateocr.errors import PlateOCRError, SetupError
+from plateocr.filters import FILTERS
 
 log = logging.getLogger("recognize_plates")
 
@@ -39,6 +40,18 @@ exit codes:
   2    usage or setup error: bad flag, missing input/model, incompatible model, unwritable output
   130  interrupted (Ctrl-C): no result file is written, existing ones are left as they were
 """
+
+
+def parse_filters(text: str) -> tuple[str, ...]:
+    """``--filters``: comma-separated names of ``plateocr.filters.FILTERS``, or ``all``."""
+    names = tuple(FILTERS) if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in FILTERS]
+    if unknown or not names or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give distinct names from {', '.join(FILTERS)} (or 'all')"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+        )
+    return names
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -68,6 +81,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min-confidence", type=float, default=d.min_confidence, metavar="P",
                    help="leave a reading empty when its lowest character probability is below P, rather than "
                    "risk a wrong one; the JSON keeps it as uncertain_reading (default: %(default)s)")
+    p.add_argument("--filters", type=parse_filters, default=d.filters, metavar="NAMES",
+                   help="comma-separated filter bank applied to each plate view, or 'all' (default: "
+                   f"{','.join(d.filters)}; all: {','.join(FILTERS)})")
+    p.add_argument("--no-rectify", action="store_true",
+                   help="read only the plain plate crop, not also its perspective-rectified view")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help="processes reading images in parallel, each loading the model once; 0: one per CPU "
                    "(default: %(default)s)")
@@ -102,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     from plateocr.recognize import PlateReader, count_hits, list_images, recognize_folder
     from plateocr.results import check_writable, write_results
 
-    cfg = RecognizeConfig(min_confidence=args.min_confidence)
+    cfg = RecognizeConfig(min_confidence=args.min_confidence, filters=args.filters, rectify=not args.no_rectify)
     outputs = ImageOutputs(args.save_annotated, args.save_crops)
     try:
         if args.inputs:

@@ -19,7 +19,8 @@ Engines:
 
 * **ours**: ``PlateReader.read_image`` (labels folder, or None: the localiser's candidates).
 * **tesseract** (Debian ``tesseract-ocr``): the same filtered crops as ours, i.e. our candidates
-  (label box with margin, or the localiser's), ``normalise_plate``, every filter of ``FILTERS``;
+  (label box with margin, or the localiser's), ``PlateReader.filtered_variants`` (each view, each
+  filter of the bank);
   each variant read with ``--psm 7`` and a whitelist of digits and the 20 plate consonants, all
   variants of an image in one ``tesseract`` process; the reading is the majority of the variants'
   readings that match ``SPANISH_PLATE`` once spaces are removed (as the original program judged it).
@@ -61,10 +62,9 @@ if str(ROOT) not in sys.path:
 
 import config  # noqa: E402
 from plateocr.errors import InputError, SetupError  # noqa: E402
-from plateocr.filters import FILTERS  # noqa: E402
 from plateocr.imageio import read_image  # noqa: E402
 from plateocr.plates import crop  # noqa: E402
-from plateocr.recognize import ImageResult, PlateReader, count_hits, list_images, normalise_plate  # noqa: E402
+from plateocr.recognize import ImageResult, PlateReader, count_hits, list_images  # noqa: E402
 
 log = logging.getLogger("peers")
 
@@ -166,8 +166,7 @@ def filtered_crops(reader: PlateReader, path: Path, labels: Path | None) -> list
     image = read_image(path)
     variants = []
     for cand in reader.candidates(image, path, labels):
-        plate = normalise_plate(crop(image, cand.box), reader.cfg.plate_height)
-        variants += [f(plate) for f in FILTERS.values()]
+        variants += reader.filtered_variants(crop(image, cand.box))
     return variants
 
 

@@ -46,8 +46,10 @@ MIN_ROW_CHARS = 3
 PLATE_ASPECT = (0.9, 8.0)
 MORPH_MIN_ASPECT = 1.3
 NMS_IOU = 0.45
-# Margin added around returned boxes (fraction of width, of height, per side).
-OUTPUT_MARGIN = (0.03, 0.1)
+# Margin added around returned boxes (fraction of width, of height, per side). The reader skips
+# extra boxes but cannot read a character cut off: on a generated validation set (seed 7) widening
+# from 0.03 to 0.1 read 4 more plates of 300.
+OUTPUT_MARGIN = (0.1, 0.1)
 # Blue EU band in OpenCV HSV (hue 0-180).
 BLUE_HUE = (95, 130)
 BLUE_MIN_SATURATION = 90

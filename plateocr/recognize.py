@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from config import CLASSES, SPANISH_PLATE, PreprocessConfig, RecognizeConfig
+from config import CLASSES, PLATE_LENGTH, SPANISH_PLATE, PreprocessConfig, RecognizeConfig
 from plateocr.decode import Decoded, Reading, box_prior, decode_plate, variant_weight, vote
 from plateocr.errors import InputError, PlateOCRError, SetupError
 from plateocr.filters import FILTERS
 from plateocr.imageio import read_image
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
 from plateocr.preprocess import preprocess_batch
+from plateocr.rectify import blue_mask, rectify_plate
 from plateocr.segment import deskew, segment_plate
 from plateocr.tfimport import import_tensorflow_quietly
 from plateocr.train import sidecar_path
@@ -36,8 +37,6 @@ CHAR_MARGIN = 0.12
 # The scale over which a lower localiser score discounts a candidate's reading: exp(-difference / scale).
 # Measured on the generated set: 1 to 4 all give the same readings; no discount loses 2 of 200.
 LOCALISER_TEMPERATURE = 2.0
-# Saturated blue (OpenCV hue 0-180): the EU band, painted white before filtering.
-BLUE_HUE = (95, 135)
 
 
 @dataclass(frozen=True)
@@ -79,8 +78,7 @@ def suppress_blue(plate_bgr: np.ndarray) -> np.ndarray:
     so a bluish colour cast over the whole crop changes nothing.
     """
     gray = cv2.cvtColor(plate_bgr, cv2.COLOR_BGR2GRAY)
-    hsv = cv2.cvtColor(plate_bgr, cv2.COLOR_BGR2HSV)
-    blue = cv2.inRange(hsv, (BLUE_HUE[0], 90, 40), (BLUE_HUE[1], 255, 255))
+    blue = blue_mask(plate_bgr)
     # Close over the white E and yellow stars printed on the band.
     blue = cv2.morphologyEx(blue, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
     h, w = gray.shape
@@ -131,29 +129,52 @@ class PlateReader:
     def __init__(self, model_path: Path, cfg: RecognizeConfig | None = None) -> None:
         self.cfg = cfg or RecognizeConfig()
         self.cfg.validate()
+        unknown = [name for name in self.cfg.filters if name not in FILTERS]
+        if unknown:
+            raise ValueError(f"unknown filters {unknown}; choose from {list(FILTERS)}")
+        self.filters = [FILTERS[name] for name in self.cfg.filters]
         self.model_path = Path(model_path)
         self.model, self.preprocess = load_model(self.model_path)
+        self._forward: Callable[[np.ndarray], object] | None = None
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities of a batch in one model call (padded to a few fixed sizes)."""
-        n = len(x)
-        if n == 0:
+        """Class probabilities of a batch in one model call (traced once, for any batch size)."""
+        if len(x) == 0:
             return np.zeros((0, len(CLASSES)), dtype=np.float32)
-        bucket = 64
-        while bucket < n:
-            bucket *= 2
-        padded = np.zeros((bucket, *x.shape[1:]), dtype=np.float32)
-        padded[:n] = x
-        return np.asarray(self.model.predict_on_batch(padded))[:n]
+        if self._forward is None:
+            import tensorflow as tf
+
+            spec = tf.TensorSpec((None, *self.model.input_shape[1:]), tf.float32)
+            self._forward = tf.function(lambda batch: self.model(batch, training=False), input_signature=[spec])
+        return np.asarray(self._forward(np.asarray(x, dtype=np.float32)))
+
+    def plate_views(self, plate_bgr: np.ndarray) -> list[np.ndarray]:
+        """A candidate's crop normalised for segmentation, and again rectified when its plate's corners are found.
+
+        The two views complement each other: the rectified one rescues plates seen at an
+        angle (small, sheared characters in a loose box), the plain one is safe when the
+        corners are misjudged (a plate merged with a white car).
+        """
+        views = [normalise_plate(plate_bgr, self.cfg.plate_height)]
+        if self.cfg.rectify:
+            rectified = rectify_plate(plate_bgr, self.cfg.plate_height)
+            if rectified is not None:
+                views.append(normalise_plate(rectified, self.cfg.plate_height))
+        return views
+
+    def filtered_variants(self, plate_bgr: np.ndarray) -> list[np.ndarray]:
+        """Every view of a candidate's crop under every filter of the bank: what the vote reads."""
+        return [f(view) for view in self.plate_views(plate_bgr) for f in self.filters]
 
     def plate_crops(self, image: np.ndarray, candidates: list[PlateCandidate]) -> CropBatch:
-        """Every character crop of every candidate box under every filter, with its bookkeeping."""
+        """Every character crop of every candidate box in every variant, with its bookkeeping."""
         batch = CropBatch()
         for cand in candidates:
-            plate = normalise_plate(crop(image, cand.box), self.cfg.plate_height)
             variant_spans = []
-            for filtered in (f(plate) for f in FILTERS.values()):
+            for filtered in self.filtered_variants(crop(image, cand.box)):
                 boxes = segment_plate(filtered)
+                if len(boxes) < PLATE_LENGTH:
+                    boxes = []  # too few to decode: not worth the model's time
                 start = len(batch.crops)
                 batch.crops += character_crops(filtered, boxes)
                 variant_spans.append((start, len(batch.crops)))
@@ -239,8 +260,12 @@ class PlateReader:
 
 
 def plate_score(reading: Reading, decodings: list[Decoded]) -> float:
-    """How much to trust a candidate's reading: the summed weight of the variants that agree with it."""
-    return sum(variant_weight(d) for d in decodings if d.text == reading.text) / len(FILTERS)
+    """How much to trust a candidate's reading: the summed weight of the variants that agree with it.
+
+    A candidate read in two views (plain and rectified) can gather twice the votes: finding a
+    plate's corners is itself evidence of a plate.
+    """
+    return sum(variant_weight(d) for d in decodings if d.text == reading.text)
 
 
 def load_model(path: Path) -> tuple[object, PreprocessConfig]:

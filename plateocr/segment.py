@@ -31,7 +31,7 @@ CENTRE_TOLERANCE = 0.18
 
 def dark_foreground(image: np.ndarray) -> np.ndarray:
     """Binary mask (255) of the dark strokes of a grey or already binary plate image."""
-    values = np.unique(image)
+    values = np.flatnonzero(np.bincount(image.ravel(), minlength=256))
     if values.size <= 2:
         binary = np.where(image >= values.max(), 0, 255).astype(np.uint8) if values.size == 2 else image * 0
     else:
@@ -51,30 +51,28 @@ def merge_fragments(boxes: list[Box], max_height: float) -> list[Box]:
     """Join pieces of one broken character: boxes that overlap mostly in x and touch vertically.
 
     Pieces separated by a clear vertical gap (small print under the characters) stay apart.
+    Left to right, the first pair that may join is joined, until none may.
     """
     max_gap = 0.06 * max_height
-    boxes = sorted(boxes, key=lambda b: b.x)
-    merged = True
-    while merged:
-        merged = False
-        for i, a in enumerate(boxes):
-            for j in range(i + 1, len(boxes)):
-                b = boxes[j]
-                overlap = min(a.x2, b.x2) - max(a.x, b.x)
-                gap = max(a.y, b.y) - min(a.y2, b.y2)
-                if overlap < 0.6 * min(a.w, b.w) or gap > max_gap:
-                    continue
-                x0, y0 = min(a.x, b.x), min(a.y, b.y)
-                union = Box(x0, y0, max(a.x2, b.x2) - x0, max(a.y2, b.y2) - y0)
-                if union.h > max_height or union.w > MAX_BLOB_ASPECT * union.h:
-                    continue
-                boxes[i] = union
-                del boxes[j]
-                merged = True
-                break
-            if merged:
-                break
-    return boxes
+    rects = np.array(sorted(b.as_tuple() for b in boxes), dtype=np.int64).reshape(-1, 4)
+    while len(rects) > 1:
+        x, y, w, h = rects.T
+        x2, y2 = x + w, y + h
+        overlap = np.minimum.outer(x2, x2) - np.maximum.outer(x, x)
+        gap = np.maximum.outer(y, y) - np.minimum.outer(y2, y2)
+        ux = np.minimum.outer(x, x)
+        uw = np.maximum.outer(x2, x2) - ux
+        uh = np.maximum.outer(y2, y2) - np.minimum.outer(y, y)
+        ok = (overlap >= 0.6 * np.minimum.outer(w, w)) & (gap <= max_gap) & (uh <= max_height) & (uw <= MAX_BLOB_ASPECT * uh)
+        ok &= np.triu(np.ones_like(ok), k=1)
+        pairs = np.argwhere(ok)
+        if not len(pairs):
+            break
+        i, j = pairs[0]
+        uy = min(y[i], y[j])
+        rects[i] = (ux[i, j], uy, uw[i, j], uh[i, j])
+        rects = np.delete(rects, j, axis=0)
+    return [Box(*map(int, r)) for r in rects]
 
 
 def candidate_boxes(mask: np.ndarray) -> list[Box]:

@@ -13,6 +13,7 @@ import pytest
 import recognize_plates
 from config import SPANISH_PLATE, PreprocessConfig, RecognizeConfig
 from plateocr.errors import SetupError
+from plateocr.filters import FILTERS
 from plateocr.plates import Box, expand_box
 from plateocr.recognize import PlateCandidate, PlateReader, count_hits, list_images, load_model
 
@@ -241,3 +242,32 @@ def test_label_box_off_the_plate_reads_nothing_useful(tiny_model, folders, rende
     (labels / f"{GOOD}.txt").write_text(yolo_line(0, wrong, width, height))
     result = PlateReader(tiny_model).read_image(images / f"{GOOD}.jpg", labels)
     assert result.text == ""
+
+
+def test_unknown_filter_name_is_a_usage_error(tmp_path, capsys):
+    assert recognize_plates.main(["--filters", "blur_otsu,sharpen_lots", "--output", str(tmp_path / "o.txt")]) == 2
+    err = capsys.readouterr().err
+    assert "sharpen_lots" in err and "blur_otsu" in err
+    assert not (tmp_path / "o.txt").exists()
+
+
+def test_filter_bank_flag_sets_the_variants_read(tiny_model, folders, rendered_plate, tmp_path):
+    images, labels = folders
+    write_photo(images, labels, GOOD, rendered_plate(GOOD)[0])
+    assert recognize_plates.parse_args(["--filters", "all"]).filters == tuple(FILTERS)
+    assert recognize_plates.parse_args(["--filters", "max_filter, blur_otsu"]).filters == ("max_filter", "blur_otsu")
+    out = tmp_path / "LicenseResults.txt"
+    assert run(images, labels, tiny_model, out, "--filters", "blur_otsu", "--no-rectify") == 0
+    assert [name for name, _ in results_lines(out)] == [GOOD]
+
+
+def test_one_model_call_gives_the_same_probabilities_for_any_batch_size(tiny_model):
+    reader = PlateReader(tiny_model)
+    size = reader.preprocess.size
+    x = np.random.default_rng(3).random((70, size, size, 1), dtype=np.float32)
+    whole = reader.predict(x)
+    assert whole.shape == (70, 36)
+    np.testing.assert_allclose(whole.sum(axis=1), 1.0, rtol=1e-5)
+    for n in (1, 5, 33):
+        np.testing.assert_allclose(reader.predict(x[:n]), whole[:n], atol=1e-5)
+    assert reader.predict(x[:0]).shape == (0, 36)
