@@ -56,7 +56,7 @@ bench-deps: venv
 # Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, peers.
 bench: model bench-deps $(SYNTH_TEST)/manifest.csv
 	$(BIN)/python bench/bench.py --model $(MODEL)
-	$(BIN)/python bench/jobs_bench.py --model $(MODEL)
+	$(BIN)/python bench/jobs_bench.py --model $(MODEL) --repeat 3
 	$(BIN)/python bench/peers.py --model $(MODEL)
 
 check: test

@@ -25,7 +25,16 @@ from config import SPANISH_PLATE, RecognizeConfig, TrainConfig  # noqa: E402
 
 
 def train_child(out: Path, extra: list[str]) -> tuple[float, float]:
-    """Run train_cnn.py in a child process; return (wall seconds, child peak RSS in MiB)."""
+    """Run train_cnn.py in a child process; return (wall seconds, child peak RSS in MiB).
+
+    With a kept work folder, a model trained by an earlier run (``<out>.bench.json`` beside it) is
+    reused with its recorded figures.
+    """
+    record = out.with_suffix(".bench.json")
+    if record.is_file() and out.is_file():
+        kept = json.loads(record.read_text(encoding="utf-8"))
+        print(f"reusing {out} (trained by an earlier run)")
+        return float(kept["wall"]), float(kept["rss"])
     started = time.perf_counter()
     cmd = [sys.executable, str(ROOT / "train_cnn.py"), "--out", str(out), "-q", *extra]
     child = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
@@ -34,7 +43,9 @@ def train_child(out: Path, extra: list[str]) -> tuple[float, float]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise subprocess.CalledProcessError(child.returncode, cmd)
-    return time.perf_counter() - started, usage.ru_maxrss / 1024.0
+    wall, rss = time.perf_counter() - started, usage.ru_maxrss / 1024.0
+    record.write_text(json.dumps({"wall": wall, "rss": rss}), encoding="utf-8")
+    return wall, rss
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -62,8 +73,8 @@ def read_plates(
     times = [r.seconds for r in results]
     found = 0
     for r in results:
-        truth = plate_boxes_from_labels(truth / f"{r.name}.txt", *image_size(r.path))
-        found += r.box is not None and any(iou(r.box.as_tuple(), t.as_tuple()) >= 0.5 for t in truth)
+        boxes = plate_boxes_from_labels(truth / f"{r.name}.txt", *image_size(r.path))
+        found += r.box is not None and any(iou(r.box.as_tuple(), t.as_tuple()) >= 0.5 for t in boxes)
     return {
         "hits": count_hits(results),
         "plates": len(results),
@@ -136,11 +147,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=Path, default=rc.images, help="test images")
     p.add_argument("--labels", type=Path, default=rc.labels, help="YOLO labels")
     p.add_argument("--skip-training", action="store_true", help="only time recognition with --model")
+    p.add_argument("--workdir", type=Path, help="keep the trained models here (and reuse them on the next run) "
+                   "instead of a temporary folder")
     args = p.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
     rows = []
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.workdir or Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
         default_model = args.model
         if not args.skip_training:
             default_model = Path(tmp) / "default.h5"

@@ -182,23 +182,20 @@ class PlateReader:
             batch.spans.append(variant_spans)
         return batch
 
-    def read_candidates(self, image: np.ndarray, candidates: list[PlateCandidate]) -> tuple[Reading, int]:
-        """Read every candidate box with the whole filter bank; return the best reading and its index.
+    def decode_variants(self, image: np.ndarray, candidates: list[PlateCandidate]) -> list[list[Decoded | None]]:
+        """Each candidate's variants (view by view, filter by filter) decoded; None where one gave no plate.
 
         All character crops of all candidates and variants go through the model in one call.
         """
         batch = self.plate_crops(image, candidates)
         probs = self.predict(preprocess_batch(batch.crops, self.preprocess))
-        best, best_index, best_score = Reading.empty(), -1, -1.0
         priors = iter(batch.priors)
-        for index, variant_spans in enumerate(batch.spans):
-            decoded = [decode_plate(probs[s:e], next(priors)) for s, e in variant_spans]
-            decodings = [d for d in decoded if d is not None]
-            reading = vote(decodings)
-            score = plate_score(reading, decodings) * candidates[index].prior
-            if score > best_score:
-                best, best_index, best_score = reading, index, score
-        return best, best_index
+        return [[decode_plate(probs[s:e], next(priors)) for s, e in spans] for spans in batch.spans]
+
+    def read_candidates(self, image: np.ndarray, candidates: list[PlateCandidate]) -> tuple[Reading, int]:
+        """Read every candidate box with the whole filter bank; return the best reading and its index."""
+        decoded = self.decode_variants(image, candidates)
+        return best_candidate(decoded, [c.prior for c in candidates])
 
     def read_image(self, path: Path, labels: Path | None) -> ImageResult:
         """Read one image file; problems become the result's ``error``, never an exception."""
@@ -257,6 +254,18 @@ class PlateReader:
             PlateCandidate(Box(*c.box), f"localiser:{c.source}", math.exp((c.score - top) / LOCALISER_TEMPERATURE))
             for c in found
         ]
+
+
+def best_candidate(decoded: list[list[Decoded | None]], priors: list[float]) -> tuple[Reading, int]:
+    """The vote of the candidate whose agreeing variants weigh most, times its prior; and its index (-1: none)."""
+    best, best_index, best_score = Reading.empty(), -1, -1.0
+    for index, variants in enumerate(decoded):
+        decodings = [d for d in variants if d is not None]
+        reading = vote(decodings)
+        score = plate_score(reading, decodings) * priors[index]
+        if score > best_score:
+            best, best_index, best_score = reading, index, score
+    return best, best_index
 
 
 def plate_score(reading: Reading, decodings: list[Decoded]) -> float:

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 import config
-from bench import peers, testset
+from bench import filter_bank, peers, testset
+from plateocr.filters import FILTERS
 from plateocr.plates import plate_boxes_from_labels
+from plateocr.recognize import PlateReader
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +177,17 @@ def test_real_tesseract_reads_a_drawn_plate_among_blank_pages(tmp_path: Path) ->
     assert len(pages) == 4
     assert peers.vote_spanish(pages) == "1234BCD"
     assert "".join(pages[1].split()) == "".join(pages[3].split()) == "1234BCD"
+
+
+def test_filter_bank_bench_scores_a_bank_exactly_as_the_reader_reads(tiny_model, tmp_path: Path) -> None:
+    """bench/filter_bank.py reads once with every filter and scores smaller banks offline: those
+    offline readings must be the reader's own readings with that bank."""
+    folder = testset.write_testset(tmp_path / "val", count=3, seed=99)
+    readings = filter_bank.collect(tiny_model, folder)
+    assert [mode for mode, _, _ in readings] == ["labels"] * 3 + ["no labels"] * 3
+    images = sorted((folder / "images").glob("*.jpg"))
+    for bank in (config.RecognizeConfig().filters, ("max_filter", "blur_otsu"), tuple(FILTERS)):
+        reader = PlateReader(tiny_model, config.RecognizeConfig(filters=bank))
+        expected = [reader.read_image(p, folder / "labels").text for p in images]
+        expected += [reader.read_image(p, None).text for p in images]
+        assert filter_bank.texts(readings, bank) == expected
