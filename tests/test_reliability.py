@@ -374,6 +374,12 @@ def test_a_worker_that_cannot_load_the_model_is_a_setup_error(folder_with_one_ph
 OLD_RESULTS = "1111BBB,1111BBB\n"
 
 
+def default_sigint() -> None:
+    """In the child before exec: Ctrl-C's default action, even when the suite itself runs with SIGINT
+    ignored (a background job of a non-interactive shell), so that Python installs KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_and_stop(tiny_model: Path, tmp_path: Path, how: signal.Signals, jobs: int = 1) -> tuple[int, str, Path]:
     """Start a long run over an existing LicenseResults.txt, stop it with ``how`` once it is reading images."""
     images, labels, out = tmp_path / "images", tmp_path / "labels", tmp_path / "out"
@@ -395,7 +401,10 @@ def start_and_stop(tiny_model: Path, tmp_path: Path, how: signal.Signals, jobs: 
         "--save-crops", str(out / "crops"), "--jobs", str(jobs), "-v",
     ]  # fmt: skip
     with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+            preexec_fn=default_sigint,
+        )  # fmt: skip
         deadline = time.monotonic() + 120
         # The per-image debug line of plateocr.batch: the run is reading images.
         while b" -> " not in stderr_path.read_bytes() and proc.poll() is None and time.monotonic() < deadline:
