@@ -20,7 +20,7 @@ from pathlib import Path
 from config import RecognizeConfig
 from plateocr.cli import EXIT_OK, EXIT_SETUP, EXIT_SOME_FAILED, add_verbosity, setup_logging
 from plateocr.errors import PlateOCRError, SetupError
-from plateocr.filters import FILTERS
+from plateocr.filters import FILTERS, filter_bank
 
 log = logging.getLogger("recognize_plates")
 
@@ -45,12 +45,10 @@ exit codes:
 def parse_filters(text: str) -> tuple[str, ...]:
     """``--filters``: comma-separated names of ``plateocr.filters.FILTERS``, or ``all``."""
     names = tuple(FILTERS) if text.strip() == "all" else tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in FILTERS]
-    if unknown or not names or len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: give distinct names from {', '.join(FILTERS)} (or 'all')"
-            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
-        )
+    try:
+        filter_bank(names)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc} (or 'all')") from None
     return names
 
 

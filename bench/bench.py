@@ -158,18 +158,18 @@ def main(argv: list[str] | None = None) -> int:
         tmp.mkdir(parents=True, exist_ok=True)
         default_model = args.model
         if not args.skip_training:
-            default_model = Path(tmp) / "default.h5"
+            default_model = tmp / "default.h5"
             wall, rss = train_child(default_model, [])
             print(f"training default ({TrainConfig().arch}): {wall:.0f} s wall, peak RSS {rss:.0f} MiB")
             rows.append((f"{TrainConfig().arch} (default)", default_model, wall, rss))
-            seed_model = Path(tmp) / "seed.h5"
+            seed_model = tmp / "seed.h5"
             budget = ["--arch", "seed", "--batch-size", "4", "--epochs", "240", "--augment", "0",
                       "--patience", "240", "--max-seconds", f"{wall:.0f}"]
             wall_s, rss_s = train_child(seed_model, budget)
             print(f"training seed (batch 4, original schedule cut to {wall:.0f} s): {wall_s:.0f} s wall, "
                   f"peak RSS {rss_s:.0f} MiB")
             rows.append(("seed (original)", seed_model, wall_s, rss_s))
-            seed_recipe = Path(tmp) / "seed_recipe.h5"
+            seed_recipe = tmp / "seed_recipe.h5"
             wall_r, rss_r = train_child(seed_recipe, ["--arch", "seed"])
             print(f"training seed with the default recipe (same split, augmentation, synthetic crops): "
                   f"{wall_r:.0f} s wall, peak RSS {rss_r:.0f} MiB")

@@ -113,3 +113,17 @@ FILTERS: dict[str, Filter] = {
     "max_filter": max_filter,
     "min_filter": min_filter,
 }
+
+
+def filter_bank(names: tuple[str, ...] | list[str]) -> list[Filter]:
+    """The filters called ``names``, in that order.
+
+    Raises:
+        ValueError: no names, a name twice, or a name not in ``FILTERS``.
+    """
+    unknown = [n for n in names if n not in FILTERS]
+    if unknown:
+        raise ValueError(f"unknown filters {unknown}; choose from {', '.join(FILTERS)}")
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"a filter bank needs distinct names, got {list(names)}")
+    return [FILTERS[n] for n in names]

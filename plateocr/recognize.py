@@ -16,7 +16,7 @@ import numpy as np
 from config import CLASSES, PLATE_LENGTH, SPANISH_PLATE, PreprocessConfig, RecognizeConfig
 from plateocr.decode import Decoded, Reading, box_prior, decode_plate, variant_weight, vote
 from plateocr.errors import InputError, PlateOCRError, SetupError
-from plateocr.filters import FILTERS
+from plateocr.filters import filter_bank
 from plateocr.imageio import read_image
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
 from plateocr.preprocess import preprocess_batch
@@ -129,10 +129,7 @@ class PlateReader:
     def __init__(self, model_path: Path, cfg: RecognizeConfig | None = None) -> None:
         self.cfg = cfg or RecognizeConfig()
         self.cfg.validate()
-        unknown = [name for name in self.cfg.filters if name not in FILTERS]
-        if unknown:
-            raise ValueError(f"unknown filters {unknown}; choose from {list(FILTERS)}")
-        self.filters = [FILTERS[name] for name in self.cfg.filters]
+        self.filters = filter_bank(self.cfg.filters)
         self.model_path = Path(model_path)
         self.model, self.preprocess = load_model(self.model_path)
         self._forward: Callable[[np.ndarray], object] | None = None
