@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 MODEL  ?= models/chars74k_cnn.h5
+PLATE_MODEL ?= models/plate_reader.h5
 STAMP  := $(VENV)/.installed
 # Debian fonts for the synthetic plates (kept equal to plateocr.synth.FONT_PACKAGES; a test checks).
 FONT_PACKAGES := fonts-opendin fonts-roboto-unhinted fonts-liberation fonts-urw-base35 fonts-dejavu-core
@@ -10,7 +11,7 @@ FONT_PACKAGES := fonts-opendin fonts-roboto-unhinted fonts-liberation fonts-urw-
 .PHONY: run venv fonts data model retrain test test-fast bench bench-deps check clean
 
 run: model
-	$(BIN)/python recognize_plates.py --model $(MODEL)
+	$(BIN)/python recognize_plates.py --model $(MODEL) --plate-model $(PLATE_MODEL)
 
 venv: $(STAMP)
 
@@ -29,12 +30,14 @@ fonts:
 data: venv
 	$(BIN)/python prepare_data.py
 
-# Trains only when no model exists; `make retrain` (or train_cnn.py) to force.
+# Trains each default model only when it does not exist; `make retrain` (or the training scripts) to force.
 model: data fonts
 	test -f $(MODEL) || $(BIN)/python train_cnn.py --out $(MODEL)
+	test -f $(PLATE_MODEL) || $(BIN)/python train_plate.py --out $(PLATE_MODEL)
 
 retrain: data fonts
 	$(BIN)/python train_cnn.py --out $(MODEL)
+	$(BIN)/python train_plate.py --out $(PLATE_MODEL)
 
 test: venv fonts
 	$(BIN)/python -m pytest tests -q

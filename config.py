@@ -24,12 +24,22 @@ SPANISH_LETTERS = "BCDFGHJKLMNPRSTVWXYZ"
 SPANISH_PLATE = re.compile(rf"^[0-9]{{4}}[{SPANISH_LETTERS}]{{3}}$")
 PLATE_LENGTH = 7
 
+# Which readers read each plate box (see RecognizeConfig.reader), and the formats a reading can have:
+# a Spanish plate (answered), other text (a foreign or old plate: not answered), or no text.
+READERS: tuple[str, ...] = ("chars", "plate", "both")
+FORMATS: tuple[str, ...] = ("spanish", "foreign", "none")
+
 # Character-model architectures (built in plateocr.models): the original network and the default.
 ARCHITECTURES: tuple[str, ...] = ("seed", "wide")
 
 DEFAULT_MIRROR = ROOT.parent / "shared" / "data"
 DATA_DIR = ROOT / "data"
 MODEL_PATH = ROOT / "models" / "chars74k_cnn.h5"
+PLATE_MODEL_PATH = ROOT / "models" / "plate_reader.h5"
+
+# The whole-plate reader's output alphabet: the 36 classes, then the pad that fills unused slots.
+PAD = "_"
+PLATE_ALPHABET: tuple[str, ...] = (*CLASSES, PAD)
 
 
 @dataclass(frozen=True)
@@ -95,12 +105,81 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class PlateModelConfig:
+    """The whole-plate reader's input and output (shared by its training and reading; saved beside it)."""
+
+    height: int = 64
+    width: int = 128
+    # Fixed output positions: the longest plate text read (German and old Spanish plates reach 8).
+    slots: int = 9
+    alphabet: tuple[str, ...] = PLATE_ALPHABET
+
+    @property
+    def pad_index(self) -> int:
+        return len(self.alphabet) - 1
+
+    def validate(self) -> None:
+        if not (16 <= self.height <= 256 and 32 <= self.width <= 512):
+            raise ValueError(f"plate model input must be 16-256 x 32-512 px, got {self.height}x{self.width}")
+        if not PLATE_LENGTH <= self.slots <= 16:
+            raise ValueError(f"plate model slots must be in [{PLATE_LENGTH}, 16], got {self.slots}")
+        if tuple(self.alphabet) != PLATE_ALPHABET:
+            raise ValueError(f"plate model alphabet must be {''.join(PLATE_ALPHABET)!r}")
+
+
+@dataclass(frozen=True)
+class PlateTrainConfig:
+    """Defaults of ``train_plate.py``: the whole-plate reader, trained on plates generated on the fly."""
+
+    out: Path = PLATE_MODEL_PATH
+    data_dir: Path = DATA_DIR
+    seed: int = 4242
+    # Training ends after this many optimiser steps or this wall time, whichever comes first.
+    steps: int = 12000
+    max_seconds: float = 780.0
+    batch_size: int = 48
+    learning_rate: float = 2e-3
+    # Share of plates whose characters are Chars74K glyphs (needs the Chars74K data; 0 without it).
+    chars74k_share: float = 0.2
+    # Style families of the generator to train on (empty: all); training on one and testing on
+    # another measures transfer (bench/plate_transfer.py).
+    families: tuple[str, ...] = ()
+    val_samples: int = 1536
+    # Held-out plates read by the trained models to calibrate each reader mode's confidence, and the
+    # character model used for the "chars" and "both" modes (skipped when it does not exist).
+    calibration_samples: int = 600
+    chars_model: Path = MODEL_PATH
+    model: PlateModelConfig = field(default_factory=PlateModelConfig)
+
+    def validate(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.max_seconds < 0:
+            raise ValueError(f"time budget must be >= 0 seconds, got {self.max_seconds}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+        if not 0.0 < self.learning_rate < 1.0:
+            raise ValueError(f"learning rate must be in (0, 1), got {self.learning_rate}")
+        if not 0.0 <= self.chars74k_share <= 1.0:
+            raise ValueError(f"Chars74K share must be in [0, 1], got {self.chars74k_share}")
+        if self.val_samples < 16:
+            raise ValueError(f"validation samples must be >= 16, got {self.val_samples}")
+        if self.calibration_samples < 0:
+            raise ValueError(f"calibration samples must be >= 0, got {self.calibration_samples}")
+        self.model.validate()
+
+
+@dataclass(frozen=True)
 class RecognizeConfig:
     """Defaults of ``recognize_plates.py``."""
 
     images: Path = DATA_DIR / "test6Training" / "images"
     labels: Path = DATA_DIR / "test6Training" / "labels"
     model: Path = MODEL_PATH
+    # The whole-plate reader's model, and which readers read every box: "chars" (the Chars74K port),
+    # "plate" (the whole-plate reader) or "both" (arbitrated; plateocr.arbitrate).
+    plate_model: Path = field(default_factory=lambda: PLATE_MODEL_PATH)
+    reader: str = "both"
     output: Path = ROOT / "LicenseResults.txt"
     # Margin added around a YOLO plate box, as a fraction of its width and height.
     plate_margin: float = 0.06
@@ -126,6 +205,8 @@ class RecognizeConfig:
     rectify: bool = True
 
     def validate(self) -> None:
+        if self.reader not in READERS:
+            raise ValueError(f"unknown reader {self.reader!r}; choose from {list(READERS)}")
         if not 0.0 <= self.plate_margin <= 0.5:
             raise ValueError(f"plate margin must be in [0, 0.5], got {self.plate_margin}")
         if not 0.0 <= self.min_confidence <= 1.0:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from config import RecognizeConfig
+from config import READERS, RecognizeConfig
 from plateocr.cli import EXIT_OK, EXIT_SETUP, EXIT_SOME_FAILED, add_verbosity, setup_logging
 from plateocr.errors import PlateOCRError, SetupError
 from plateocr.filters import FILTERS, filter_bank
@@ -68,7 +68,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"folder of YOLO label files <stem>.txt (default: {d.labels})")
     p.add_argument("--no-labels", action="store_true", help="ignore label files: find every plate in the image")
     p.add_argument("--model", type=Path, default=d.model, metavar="PATH",
-                   help="trained .h5 model (default: %(default)s)")
+                   help="trained Chars74K character model (default: %(default)s)")
+    p.add_argument("--plate-model", type=Path, default=d.plate_model, metavar="PATH",
+                   help="trained whole-plate reader model (default: %(default)s)")
+    p.add_argument("--reader", choices=READERS, default=d.reader,
+                   help="which readers read each plate box: 'chars' (the Chars74K port: filters, segmentation, "
+                   "character CNN), 'plate' (the whole-plate reader) or 'both', arbitrated (default: %(default)s)")
     p.add_argument("--output", type=Path, default=d.output, metavar="FILE",
                    help="one 'name,reading' line per image (default: %(default)s)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write every detail as JSON")
@@ -77,8 +82,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="write each photo with its plate box and reading drawn on it (DIR/<name>.png)")
     p.add_argument("--save-crops", type=Path, metavar="DIR", help="write the plate crop that was read (DIR/<name>.png)")
     p.add_argument("--min-confidence", type=float, default=d.min_confidence, metavar="P",
-                   help="leave a reading empty when its lowest character probability is below P, rather than "
-                   "risk a wrong one; the JSON keeps it as uncertain_reading (default: %(default)s)")
+                   help="leave a reading empty when its confidence (the probability that it is right) is below "
+                   "P, rather than risk a wrong one; the JSON keeps it as uncertain_reading (default: %(default)s)")
     p.add_argument("--filters", type=parse_filters, default=d.filters, metavar="NAMES",
                    help="comma-separated filter bank applied to each plate view, or 'all' (default: "
                    f"{','.join(d.filters)}; all: {','.join(FILTERS)})")
@@ -118,7 +123,10 @@ def run(args: argparse.Namespace) -> int:
     from plateocr.recognize import PlateReader, count_hits, list_images, recognize_folder
     from plateocr.results import check_writable, write_results
 
-    cfg = RecognizeConfig(min_confidence=args.min_confidence, filters=args.filters, rectify=not args.no_rectify)
+    cfg = RecognizeConfig(
+        min_confidence=args.min_confidence, filters=args.filters, rectify=not args.no_rectify,
+        reader=args.reader, plate_model=args.plate_model,
+    )
     outputs = ImageOutputs(args.save_annotated, args.save_crops)
     try:
         if args.inputs:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,6 +42,8 @@ class Reading:
     confidence: float  # the lowest per-position probability of the chosen characters
     char_probs: tuple[float, ...]
     votes: int  # variants that produced a 7-character reading
+    # (7, n_classes) voted per-position probabilities (None for an empty reading).
+    probs: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @staticmethod
     def empty() -> Reading:
@@ -128,4 +130,5 @@ def vote(decodings: list[Decoded]) -> Reading:
         confidence=float(char_probs.min()),
         char_probs=tuple(round(float(p), 4) for p in char_probs),
         votes=len(decodings),
+        probs=mean,
     )

@@ -6,7 +6,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,16 +14,20 @@ import cv2
 import numpy as np
 
 from config import CLASSES, PLATE_LENGTH, SPANISH_PLATE, PreprocessConfig, RecognizeConfig
+from plateocr.arbitrate import Verdict, arbitrate
+from plateocr.calibrate import Platt
 from plateocr.decode import Decoded, Reading, box_prior, decode_plate, variant_weight, vote
 from plateocr.errors import InputError, PlateOCRError, SetupError
 from plateocr.filters import filter_bank
 from plateocr.imageio import read_image
+from plateocr.platemodel import SlotReading
+from plateocr.platereader import WholePlateReader, load_calibration
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
 from plateocr.preprocess import preprocess_batch
 from plateocr.rectify import blue_mask, rectify_plate
 from plateocr.segment import deskew, segment_plate
 from plateocr.tfimport import import_tensorflow_quietly
-from plateocr.train import sidecar_path
+from plateocr.modelfiles import sidecar_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -65,7 +69,9 @@ class ImageResult:
     source: str = ""
     seconds: float = 0.0
     error: str = ""
-    votes: int = 0
+    # What the open-alphabet reader saw, and the format it decided (spanish, foreign, none).
+    raw_text: str = ""
+    format: str = ""
     extra: dict[str, object] = field(default_factory=dict)
     # The image's name in the outputs: ``name``, or a relative path when two images share a stem.
     output_name: str = ""
@@ -131,8 +137,14 @@ class PlateReader:
         self.cfg.validate()
         self.filters = filter_bank(self.cfg.filters)
         self.model_path = Path(model_path)
-        self.model, self.preprocess = load_model(self.model_path)
+        self.model: object | None = None
         self._forward: Callable[[np.ndarray], object] | None = None
+        if self.cfg.reader in ("chars", "both"):
+            self.model, self.preprocess = load_model(self.model_path)
+        self.whole_plate: WholePlateReader | None = None
+        if self.cfg.reader in ("plate", "both"):
+            self.whole_plate = WholePlateReader(self.cfg.plate_model)
+        self.calibration = load_calibration(self.cfg.plate_model, self.cfg.reader)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Class probabilities of a batch in one model call (traced once, for any batch size)."""
@@ -189,10 +201,30 @@ class PlateReader:
         priors = iter(batch.priors)
         return [[decode_plate(probs[s:e], next(priors)) for s, e in spans] for spans in batch.spans]
 
-    def read_candidates(self, image: np.ndarray, candidates: list[PlateCandidate]) -> tuple[Reading, int]:
-        """Read every candidate box with the whole filter bank; return the best reading and its index."""
-        decoded = self.decode_variants(image, candidates)
-        return best_candidate(decoded, [c.prior for c in candidates])
+    def read_candidates(self, image: np.ndarray, candidates: list[PlateCandidate]) -> tuple[Verdict, int]:
+        """Read every candidate box with the selected readers; return the best answer and its box's index.
+
+        Each reader makes one model call for all the boxes of the image. A box whose answer is
+        a Spanish plate beats any that is not; among those the most confident (times the box's
+        prior) wins. With no Spanish answer, the box the whole-plate reader read most surely is
+        kept, so that a foreign plate is reported with what it says (index -1: nothing seen).
+        """
+        chars, plates = self.evidence(image, candidates)
+        return decide(chars, plates, [c.prior for c in candidates], self.cfg.reader, self.calibration)
+
+    def evidence(
+        self, image: np.ndarray, candidates: list[PlateCandidate]
+    ) -> tuple[list[tuple[Reading | None, float]], list[SlotReading | None]]:
+        """What each selected reader saw in each box: Chars74K votes with their plate scores, whole-plate readings."""
+        chars: list[tuple[Reading | None, float]] = [(None, 0.0)] * len(candidates)
+        if self.model is not None:
+            decoded = self.decode_variants(image, candidates)
+            chars = [candidate_vote(variants) for variants in decoded]
+        plates: list[SlotReading | None] = [None] * len(candidates)
+        if self.whole_plate is not None:
+            plates = list(self.whole_plate.read([crop(image, c.box) for c in candidates]))
+        return chars, plates
+
 
     def read_image(self, path: Path, labels: Path | None) -> ImageResult:
         """Read one image file; problems become the result's ``error``, never an exception."""
@@ -206,8 +238,8 @@ class PlateReader:
             reading, index = self.read_candidates(image, candidates)
             if index >= 0:
                 result.box, result.source = candidates[index].box, candidates[index].source
-            result.text, result.confidence = reading.text, reading.confidence
-            result.char_probs, result.votes = reading.char_probs, reading.votes
+            result.text, result.confidence, result.char_probs = reading.text, reading.confidence, reading.char_probs
+            result.raw_text, result.format = reading.raw_text, reading.format
             if reading.text and reading.confidence < self.cfg.min_confidence:
                 result.extra["uncertain_reading"] = reading.text
                 result.text = ""
@@ -253,16 +285,46 @@ class PlateReader:
         ]
 
 
-def best_candidate(decoded: list[list[Decoded | None]], priors: list[float]) -> tuple[Reading, int]:
-    """The vote of the candidate whose agreeing variants weigh most, times its prior; and its index (-1: none)."""
-    best, best_index, best_score = Reading.empty(), -1, -1.0
-    for index, variants in enumerate(decoded):
-        decodings = [d for d in variants if d is not None]
-        reading = vote(decodings)
-        score = plate_score(reading, decodings) * priors[index]
-        if score > best_score:
-            best, best_index, best_score = reading, index, score
-    return best, best_index
+def candidate_vote(variants: list[Decoded | None]) -> tuple[Reading, float]:
+    """One candidate's Chars74K reading (the vote of its variants) and its plate score."""
+    decodings = [d for d in variants if d is not None]
+    reading = vote(decodings)
+    return reading, plate_score(reading, decodings)
+
+
+def decide(
+    chars: list[tuple[Reading | None, float]],
+    plates: list[SlotReading | None],
+    priors: list[float],
+    reader: str,
+    calibration: Platt,
+) -> tuple[Verdict, int]:
+    """One image's answer from what the readers saw in each box, as reader mode ``reader`` arbitrates it.
+
+    The evidence may hold more readers than ``reader`` uses (benchmarks compare the modes on one read).
+    """
+    use_chars, use_plate = reader in ("chars", "both"), reader in ("plate", "both")
+    plates = [p if use_plate else None for p in plates]
+    verdicts = []
+    for (reading, score), plate in zip(chars, plates):
+        verdict = arbitrate(reading if use_chars else None, plate, score)
+        verdicts.append(replace(verdict, confidence=calibration(verdict.confidence)) if verdict.text else verdict)
+    return best_verdict(verdicts, plates, priors)
+
+
+def best_verdict(
+    verdicts: list[Verdict], plates: list[SlotReading | None], priors: list[float]
+) -> tuple[Verdict, int]:
+    """The answered box with the highest score times prior; else the surest other reading; and its index."""
+    answered = [i for i, v in enumerate(verdicts) if v.text]
+    if answered:
+        best = max(answered, key=lambda i: verdicts[i].score * priors[i])
+        return verdicts[best], best
+    seen = [i for i, p in enumerate(plates) if p is not None and p.text]
+    if seen:
+        best = max(seen, key=lambda i: plates[i].confidence * priors[i])  # type: ignore[union-attr]
+        return verdicts[best], best
+    return Verdict.nothing(), -1
 
 
 def plate_score(reading: Reading, decodings: list[Decoded]) -> float:

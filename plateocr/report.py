@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from plateocr.results import write_text_atomic, write_with
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from plateocr.platetrain import PlateTrainResult
     from plateocr.train import TrainResult
 
 
@@ -40,12 +42,12 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = len(
     return matrix
 
 
-def per_class_csv(matrix: np.ndarray) -> str:
+def per_class_csv(matrix: np.ndarray, labels: Sequence[str] = CLASSES) -> str:
     """One row per class: samples, correct, accuracy and the class it is most often mistaken for."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["class", "samples", "correct", "accuracy", "most_confused_with", "confused_count"])
-    for index, char in enumerate(CLASSES[: len(matrix)]):
+    for index, char in enumerate(labels[: len(matrix)]):
         row = matrix[index]
         samples, correct = int(row.sum()), int(row[index])
         others = row.copy()
@@ -54,7 +56,7 @@ def per_class_csv(matrix: np.ndarray) -> str:
         confused = int(others[worst])
         writer.writerow([
             char, samples, correct, f"{correct / samples:.4f}" if samples else "",
-            CLASSES[worst] if confused else "", confused,
+            labels[worst] if confused else "", confused,
         ])  # fmt: skip
     return out.getvalue()
 
@@ -83,13 +85,13 @@ def curves_figure(history: dict[str, list[float]]) -> Figure:
     return fig
 
 
-def confusion_figure(matrix: np.ndarray) -> Figure:
+def confusion_figure(matrix: np.ndarray, labels: Sequence[str] = CLASSES) -> Figure:
     """The confusion matrix, each row normalised to the share of its true class."""
     from matplotlib.figure import Figure
 
     totals = matrix.sum(axis=1, keepdims=True)
     shares = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float), where=totals > 0)
-    labels = CLASSES[: len(matrix)]
+    labels = labels[: len(matrix)]
     fig = Figure(figsize=(6.4, 5.6), dpi=100, layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
@@ -123,3 +125,18 @@ def write_training_report(result: TrainResult) -> dict[str, Path]:
         write_text_atomic(paths["per_class"], per_class_csv(matrix))
         written.update(confusion=paths["confusion"], per_class=paths["per_class"])
     return written
+
+
+def write_plate_report(result: PlateTrainResult) -> dict[str, Path]:
+    """The whole-plate reader's report: curves, and the per-character confusion of its validation slots.
+
+    The pad (``_``) is a class like the others: a character read as pad is a dropped character.
+    """
+    from config import PLATE_ALPHABET
+
+    paths = report_paths(result.model_path)
+    save_figure(paths["curves"], curves_figure(result.history))
+    matrix = confusion_matrix(result.val_targets.ravel(), result.val_predictions.ravel(), len(PLATE_ALPHABET))
+    save_figure(paths["confusion"], confusion_figure(matrix, PLATE_ALPHABET))
+    write_text_atomic(paths["per_class"], per_class_csv(matrix, PLATE_ALPHABET))
+    return paths

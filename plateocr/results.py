@@ -107,6 +107,9 @@ def result_record(result: ImageResult) -> dict[str, Any]:
         "box_source": result.source or None,
         "seconds": round(float(result.seconds), 3),
         "error": result.error or None,
+        # What the open-alphabet reader saw, and its format: spanish, foreign or none.
+        "raw_text": result.raw_text,
+        "format": result.format or None,
         # Set when --min-confidence left the reading empty: what would have been read.
         "uncertain_reading": result.extra.get("uncertain_reading"),
     }

@@ -14,6 +14,7 @@ import numpy as np
 
 from config import CLASSES, TrainConfig, to_jsonable
 from plateocr.dataset import CharacterSet, load_chars74k
+from plateocr.modelfiles import sidecar_path
 from plateocr.preprocess import preprocess_batch
 from plateocr.results import atomic_path, write_json_atomic
 from plateocr.tfimport import import_tensorflow_quietly
@@ -219,8 +220,3 @@ def train(
         val_labels=y_val,
         val_predictions=predicted,
     )
-
-
-def sidecar_path(model_path: Path) -> Path:
-    """The JSON file saved beside a model: class map, preprocessing, provenance."""
-    return Path(model_path).with_suffix(".json")

@@ -22,7 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from config import CLASSES, TrainConfig  # noqa: E402  (needs the path above)
+import config  # noqa: E402  (needs the path above)
+from config import CLASSES, PlateTrainConfig, TrainConfig  # noqa: E402
 
 # The rendered plate's geometry (a Spanish plate is 520 x 110 mm; one pixel per millimetre).
 PLATE_HEIGHT = 110
@@ -182,3 +183,24 @@ def tiny_model(tiny_chars74k_shared: Path, tmp_path_factory: pytest.TempPathFact
     )
     train(cfg)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_plate_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A whole-plate reader trained for a few steps on generated plates, calibrated with ``tiny_model``."""
+    from plateocr.platetrain import train_plate_reader
+
+    out = tmp_path_factory.mktemp("plate") / "plate_reader.h5"
+    cfg = PlateTrainConfig(
+        out=out, steps=12, batch_size=16, val_samples=32, calibration_samples=24, chars_model=tiny_model,
+        chars74k_share=0.0, seed=5,
+    )
+    train_plate_reader(cfg)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _default_plate_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests that read with ``tiny_model`` get the tiny whole-plate reader as the default one too."""
+    if "tiny_model" in request.fixturenames:
+        monkeypatch.setattr(config, "PLATE_MODEL_PATH", request.getfixturevalue("tiny_plate_model"))

@@ -1,0 +1,100 @@
+"""Several readings of one plate box -> one answer: a Spanish plate the evidence supports, or none.
+
+The whole-plate reader reads an open alphabet, so it says what is printed whatever the format:
+its reading decides the format (``spanish`` when it is ``NNNNAAA``, ``foreign`` for other text,
+``none`` when it sees no text). Only a Spanish format is answered. The Chars74K reader, which
+can only read ``NNNNAAA``, then adds its evidence position by position: the two readers'
+per-position probabilities are multiplied (a product of experts), so where they agree the
+answer is surer and where they disagree the surer reader wins, with less confidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from config import CLASSES, PLATE_LENGTH, SPANISH_PLATE
+from plateocr.decode import MASKS, Reading
+from plateocr.platemodel import SlotReading
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer for one plate box.
+
+    Attributes:
+        text: the Spanish plate answered, or ``""``.
+        confidence: the probability that ``text`` is right (calibrated on held-out generated plates).
+        char_probs: per-position probabilities of ``text``.
+        raw_text: what the open-alphabet reader saw (the Chars74K reading when it is the only reader).
+        format: ``spanish``, ``foreign`` or ``none``.
+        score: how strongly the box reads as a plate, to choose among candidate boxes.
+    """
+
+    text: str
+    confidence: float
+    char_probs: tuple[float, ...]
+    raw_text: str
+    format: str
+    score: float
+
+    @staticmethod
+    def nothing() -> Verdict:
+        return Verdict("", 0.0, (), "", "none", 0.0)
+
+
+def text_format(raw: str) -> str:
+    """``spanish`` for ``NNNNAAA``, ``none`` for no text, ``foreign`` for any other text."""
+    if SPANISH_PLATE.match(raw):
+        return "spanish"
+    return "foreign" if raw else "none"
+
+
+def spanish_slot_probs(slots: SlotReading) -> tuple[np.ndarray, float]:
+    """The plate reader's first 7 slots over the 36 classes, constrained to ``NNNNAAA``; and P(the rest is pad)."""
+    probs = slots.probs[:PLATE_LENGTH, : len(CLASSES)] * MASKS
+    probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), _EPS)
+    pad_rest = float(np.prod(slots.probs[PLATE_LENGTH:, -1]))
+    return probs, pad_rest
+
+
+def combine(probs: list[np.ndarray]) -> np.ndarray:
+    """Per-position product of experts, renormalised over each position's classes."""
+    log_sum = sum(np.log(np.maximum(p, _EPS)) for p in probs)
+    log_sum = log_sum - log_sum.max(axis=1, keepdims=True)
+    out = np.exp(log_sum)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def answer(probs: np.ndarray, extra: float = 1.0) -> tuple[str, float, tuple[float, ...]]:
+    """Text, string probability (times ``extra``) and per-position probabilities of the argmax reading."""
+    chosen = probs.argmax(axis=1)
+    char_probs = probs[np.arange(PLATE_LENGTH), chosen]
+    confidence = float(np.prod(char_probs)) * extra
+    return "".join(CLASSES[i] for i in chosen), confidence, tuple(round(float(p), 4) for p in char_probs)
+
+
+def arbitrate(chars: Reading | None, plate: SlotReading | None, chars_score: float = 1.0) -> Verdict:
+    """One box's answer from the readings the selected readers gave.
+
+    Args:
+        chars: the Chars74K reader's voted reading (None when that reader is off).
+        plate: the whole-plate reader's reading (None when that reader is off).
+        chars_score: the Chars74K reading's plate score (its agreeing variants' weight).
+    """
+    if plate is None:
+        if chars is None or not chars.text:
+            return Verdict.nothing()
+        return Verdict(chars.text, chars.confidence, chars.char_probs, chars.text, "spanish", chars_score)
+    fmt = text_format(plate.text)
+    if fmt != "spanish":
+        return Verdict("", 0.0, (), plate.text, fmt, 0.0)
+    plate_probs, pad_rest = spanish_slot_probs(plate)
+    experts = [plate_probs]
+    if chars is not None and chars.probs is not None:
+        experts.append(chars.probs)
+    text, confidence, char_probs = answer(combine(experts), pad_rest)
+    return Verdict(text, confidence, char_probs, plate.text, fmt, confidence)

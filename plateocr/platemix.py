@@ -1,0 +1,99 @@
+"""The whole-plate reader's training mix: plategen's two style families plus the classic renderer.
+
+The classic family is ``plateocr.synth``'s Spanish plate (the narrow DIN-like face, the EU band,
+the character trainer's renderer), seen through plategen-like geometry: any tilt up to 30°, a
+crop as a label box, a localiser box or a tight box would give it. Three renderers make three
+style families; a model trained on some and tested on another measures transfer
+(``bench/plate_transfer.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from plateocr import synth
+
+log = logging.getLogger(__name__)
+
+CLASSIC = "classic"
+Sampler = Callable[[np.random.Generator], tuple[np.ndarray, str]]
+
+
+def crop_around(image: np.ndarray, corners: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The plate's bounds with random margins, on a bumper-like background where the crop leaves the image.
+
+    Most crops are label-like (a few per cent around the plate), a quarter loose (a localiser's
+    box), the rest tight or clipping an edge.
+    """
+    h, w = image.shape[:2]
+    (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+    bw, bh = x1 - x0, y1 - y0
+    r = rng.random()
+    if r < 0.6:
+        mx, my = rng.uniform(0.0, 0.1, 2), rng.uniform(0.0, 0.2, 2)
+    elif r < 0.85:
+        mx, my = rng.uniform(0.05, 0.25, 2), rng.uniform(0.1, 0.6, 2)
+    else:
+        mx, my = rng.uniform(-0.06, 0.04, 2), rng.uniform(-0.1, 0.1, 2)
+    pad = int(max(bw, bh)) + 4
+    canvas = synth._background_patch((h + 2 * pad, w + 2 * pad), rng)
+    canvas[pad : pad + h, pad : pad + w] = image
+    left, right = round(x0 - mx[0] * bw) + pad, round(x1 + mx[1] * bw) + pad
+    top, bottom = round(y0 - my[0] * bh) + pad, round(y1 + my[1] * bh) + pad
+    return canvas[max(0, top) : max(top + 2, bottom), max(0, left) : max(left + 2, right)]
+
+
+def classic_sample(rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """A classic Spanish plate crop (10 % two-row), 60-260 px wide, mostly near-level, up to 30° tilted."""
+    two_rows = rng.random() < 0.1
+    text = synth.random_plate_text(rng)
+    plate = synth.render_plate(text, rng, two_rows=two_rows)
+    width = float(np.exp(rng.uniform(np.log(60), np.log(260))))
+    max_angle = 8.0 if rng.random() < 0.7 else 30.0
+    warped, coverage, corners, _ = synth._warp(
+        plate.image, [], width, rng, float(rng.uniform(0.3, 1.0)), max_angle=max_angle
+    )
+    background = synth._background_patch(warped.shape[:2], rng)
+    mixed = warped * coverage[..., None] + background * (1 - coverage[..., None])
+    mixed = synth._apply_steps(mixed, rng, 1.0, synth.PLATE_STEPS)
+    cropped = crop_around(mixed, corners, rng)
+    return synth._to_jpeg_uint8(synth._apply_steps(cropped, rng, 0.8, synth.SCENE_STEPS), rng, 1.0), text
+
+
+def training_sampler(
+    data_dir: Path, chars74k_share: float, families: tuple[str, ...] = (), classic_share: float = 0.35
+) -> Sampler:
+    """Draws from the classic family with ``classic_share`` (when selected), else from plategen's families.
+
+    Args:
+        data_dir: the prepared data folder (Chars74K glyphs, loaded once when ``chars74k_share > 0``).
+        chars74k_share: share of plategen plates drawn with Chars74K glyphs.
+        families: style families to draw from (``classic``, plategen's ``STYLE_FAMILIES``); empty: all.
+        classic_share: the classic family's share when it is drawn with others.
+    """
+    from dataclasses import replace
+
+    from plateocr.plategen import DEFAULT_CONFIG, STYLE_FAMILIES, GlyphBank, sample_plate
+
+    families = families or (CLASSIC, *STYLE_FAMILIES)
+    unknown = set(families) - {CLASSIC, *STYLE_FAMILIES}
+    if unknown:
+        raise ValueError(f"unknown style families {sorted(unknown)}; choose from {[CLASSIC, *STYLE_FAMILIES]}")
+    generated = tuple(f for f in families if f != CLASSIC)
+    share = 0.0 if CLASSIC not in families else 1.0 if not generated else classic_share
+    glyphs = GlyphBank.load(data_dir) if chars74k_share > 0 and generated else None
+    gen = replace(DEFAULT_CONFIG, chars74k_share=chars74k_share, family_weights={f: 1.0 for f in generated or STYLE_FAMILIES})
+    gen.validate()
+    log.info("training families %s (classic share %.0f %%)", ", ".join(families), 100 * share)
+
+    def sampler(rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        if rng.random() < share:
+            return classic_sample(rng)
+        sample = sample_plate(rng, glyphs=glyphs, config=gen)
+        return sample.image, sample.text
+
+    return sampler

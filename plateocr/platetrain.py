@@ -1,0 +1,255 @@
+"""Training the whole-plate reader on synthetic plates generated on the fly (never the same plate twice).
+
+Each batch is drawn from its own random stream, seeded by (seed, epoch, batch index), so the
+batches do not depend on which thread made them: the same seed gives the same model on the
+same machine. A fixed validation set, drawn once from another stream, measures exact plates and
+characters after every epoch; the slot temperature that calibrates the confidence is fitted on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from config import PlateModelConfig, PlateTrainConfig, to_jsonable
+from plateocr.modelfiles import sidecar_path
+from plateocr.platemodel import decode_slots, encode_texts, fit_temperature, plate_inputs
+from plateocr.results import atomic_path, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+# One training sample: (BGR plate crop, printed text).
+Sampler = Callable[[np.random.Generator], tuple[np.ndarray, str]]
+# Optimiser steps between two validations (a Keras "epoch" here).
+STEPS_PER_EPOCH = 500
+# Threads drawing batches while the model trains (the drawing is NumPy/OpenCV, mostly outside the GIL).
+DATA_WORKERS = 2
+
+
+def make_batch(
+    sampler: Sampler, rng: np.random.Generator, size: int, cfg: PlateModelConfig
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``size`` samples as model inputs, slot targets and texts."""
+    crops, texts = zip(*(sampler(rng) for _ in range(size)))
+    return plate_inputs(list(crops), cfg), encode_texts(list(texts), cfg), list(texts)
+
+
+def batch_sequence(sampler: Sampler, seed: int, batch_size: int, steps: int, cfg: PlateModelConfig) -> object:
+    """A ``keras.utils.PyDataset`` of fresh batches: batch ``i`` of epoch ``e`` is drawn from seed (seed, e, i)."""
+    import keras
+
+    class FreshPlates(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=DATA_WORKERS, use_multiprocessing=False, max_queue_size=8)
+            self.epoch = 0
+
+        def __len__(self) -> int:
+            return steps
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            rng = np.random.default_rng([seed, self.epoch, index])
+            x, y, _ = make_batch(sampler, rng, batch_size, cfg)
+            return x, y
+
+        def on_epoch_end(self) -> None:
+            self.epoch += 1
+
+    return FreshPlates()
+
+
+def build_plate_model(cfg: PlateModelConfig) -> object:
+    """A small convolutional stack read out by one dense layer into ``slots`` x ``classes`` logits.
+
+    Strided first convolution and three poolings leave a ``height/16 x width/16`` map of 128
+    features: each slot's dense weights can look anywhere on the plate, which is what lets
+    two-row and tilted plates be read without segmentation.
+    """
+    import keras
+    from keras import layers
+
+    # Layers are named so that the saved file's layout does not depend on what was built before.
+    def conv(x: object, filters: int, name: str, strides: int = 1) -> object:
+        x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        return layers.Activation("relu", name=f"{name}_relu")(x)
+
+    inputs = keras.Input((cfg.height, cfg.width, 1), name="plate")
+    x = conv(inputs, 24, "conv1", strides=2)
+    x = conv(x, 32, "conv2")
+    x = layers.MaxPooling2D(name="pool2")(x)
+    x = conv(x, 64, "conv3")
+    x = conv(x, 64, "conv4")
+    x = layers.MaxPooling2D(name="pool4")(x)
+    x = conv(x, 128, "conv5")
+    x = conv(x, 128, "conv6")
+    x = layers.MaxPooling2D(name="pool6")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(0.3, name="dropout")(x)
+    x = layers.Dense(cfg.slots * len(cfg.alphabet), name="slots")(x)
+    outputs = layers.Reshape((cfg.slots, len(cfg.alphabet)), name="logits")(x)
+    return keras.Model(inputs, outputs, name="plate_reader")
+
+
+@dataclass
+class PlateTrainResult:
+    """What a whole-plate training run produced and measured."""
+
+    model_path: Path
+    sidecar_path: Path
+    val_plate_accuracy: float
+    val_char_accuracy: float
+    temperature: float
+    steps: int
+    seconds: float
+    history: dict[str, list[float]]
+    val_texts: list[str]
+    val_readings: list[str]
+    # Validation slot targets and argmax classes, (n, slots) each: the report's confusion matrix.
+    val_targets: np.ndarray
+    val_predictions: np.ndarray
+
+
+def plate_metrics(targets: np.ndarray, logits: np.ndarray) -> tuple[float, float]:
+    """Exact-plate accuracy (every slot right, pads included) and slot accuracy over non-pad targets."""
+    predicted = logits.argmax(axis=-1)
+    plates = float(np.mean(np.all(predicted == targets, axis=1)))
+    return plates, float(np.mean(predicted == targets))
+
+
+def default_sampler(cfg: PlateTrainConfig) -> Sampler:
+    """The training mix of ``cfg.families`` (all by default), Chars74K glyphs for a share of the plates."""
+    from plateocr.platemix import training_sampler
+
+    return training_sampler(cfg.data_dir, cfg.chars74k_share, cfg.families)
+
+
+def train_plate_reader(cfg: PlateTrainConfig, sampler: Sampler | None = None) -> PlateTrainResult:
+    """Train the whole-plate reader and save ``cfg.out`` with its JSON sidecar.
+
+    Args:
+        cfg: validated training configuration.
+        sampler: draws one (crop, text) sample; the generator's default mix when omitted.
+    """
+    cfg.validate()
+    from plateocr.train import seed_everything
+
+    seed_everything(cfg.seed)
+    import keras
+
+    # The weights are drawn first, before anything else can touch a global random state.
+    mcfg = cfg.model
+    model = build_plate_model(mcfg)
+    cv2.setNumThreads(1)
+    sampler = sampler or default_sampler(cfg)
+    started = time.perf_counter()
+    x_val, y_val, val_texts = make_batch(sampler, np.random.default_rng([cfg.seed, 1 << 20]), cfg.val_samples, mcfg)
+    steps_per_epoch = min(STEPS_PER_EPOCH, cfg.steps)
+    epochs = max(1, round(cfg.steps / steps_per_epoch))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate * 0.1, decay_steps=epochs * steps_per_epoch, warmup_target=cfg.learning_rate,
+        warmup_steps=min(500, epochs * steps_per_epoch // 10), alpha=0.02,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    callbacks: list[object] = []
+    if cfg.max_seconds > 0:
+        from plateocr.train import time_budget_callback
+
+        callbacks.append(time_budget_callback(cfg.max_seconds))
+    log.info("whole-plate reader: %d epochs of %d steps, batch %d", epochs, steps_per_epoch, cfg.batch_size)
+    fit = model.fit(
+        batch_sequence(sampler, cfg.seed, cfg.batch_size, steps_per_epoch, mcfg),
+        epochs=epochs,
+        validation_data=(x_val, y_val),
+        shuffle=False,  # every batch is freshly drawn already; shuffling would draw on a global random state
+        callbacks=callbacks,
+        verbose=2 if log.isEnabledFor(logging.INFO) else 0,
+    )
+    seconds = time.perf_counter() - started
+    history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+    logits = np.asarray(model.predict(x_val, batch_size=256, verbose=0))
+    plate_acc, char_acc = plate_metrics(y_val, logits)
+    temperature = fit_temperature(logits, y_val)
+    readings = [r.text for r in decode_slots(logits, mcfg, temperature)]
+    with atomic_path(cfg.out) as tmp:
+        model.save(tmp)
+    sidecar = sidecar_path(cfg.out)
+    meta = {
+        "kind": "plate_reader",
+        "alphabet": "".join(mcfg.alphabet),
+        "model": to_jsonable(mcfg),
+        "temperature": temperature,
+        "seed": cfg.seed,
+        "steps": len(history.get("loss", [])) * steps_per_epoch,
+        "val_plate_accuracy": plate_acc,
+        "val_char_accuracy": char_acc,
+        "train_seconds": round(seconds, 1),
+        "config": to_jsonable(replace(cfg, out=Path(cfg.out).name)),
+    }
+    write_json_atomic(sidecar, meta)
+    if cfg.calibration_samples:
+        chars_model = cfg.chars_model if Path(cfg.chars_model).is_file() else None
+        rng = np.random.default_rng([cfg.seed, 2 << 20])
+        samples = [sampler(rng) for _ in range(cfg.calibration_samples)]
+        meta["calibration"] = fit_calibration(Path(cfg.out), chars_model, samples)
+        meta["calibration_samples"] = cfg.calibration_samples
+        meta["calibration_chars_model"] = None if chars_model is None else Path(chars_model).name
+        write_json_atomic(sidecar, meta)
+    log.info("validation: %.1f %% plates, %.1f %% slots; temperature %.2f", 100 * plate_acc, 100 * char_acc, temperature)
+    return PlateTrainResult(
+        model_path=Path(cfg.out),
+        sidecar_path=sidecar,
+        val_plate_accuracy=plate_acc,
+        val_char_accuracy=char_acc,
+        temperature=temperature,
+        steps=len(history.get("loss", [])) * steps_per_epoch,
+        seconds=seconds,
+        history=history,
+        val_texts=val_texts,
+        val_readings=readings,
+        val_targets=y_val,
+        val_predictions=logits.argmax(axis=-1),
+    )
+
+
+def fit_calibration(
+    plate_model: Path, chars_model: Path | None, samples: list[tuple[np.ndarray, str]]
+) -> dict[str, dict[str, float]]:
+    """Each reader mode's Platt fit, from the trained models' own readings of held-out plate crops.
+
+    Every answered reading counts: a Spanish plate read right, read wrong, or answered where a
+    foreign plate or no plate was (a phantom). Without a character model only "plate" is fitted.
+    """
+    from dataclasses import asdict
+
+    from config import RecognizeConfig
+    from plateocr.calibrate import Platt, fit_platt
+    from plateocr.plates import Box
+    from plateocr.recognize import PlateCandidate, PlateReader, decide
+
+    modes = ("plate",) if chars_model is None else ("chars", "plate", "both")
+    reader = PlateReader(
+        chars_model or Path(), RecognizeConfig(plate_model=plate_model, reader="plate" if chars_model is None else "both")
+    )
+    raw: dict[str, list[float]] = {m: [] for m in modes}
+    right: dict[str, list[bool]] = {m: [] for m in modes}
+    for image, text in samples:
+        h, w = image.shape[:2]
+        chars, plates = reader.evidence(image, [PlateCandidate(Box(0, 0, w, h), "label")])
+        for mode in modes:
+            verdict, _ = decide(chars, plates, [1.0], mode, Platt())
+            if verdict.text:
+                raw[mode].append(verdict.confidence)
+                right[mode].append(verdict.text == text)
+    fits = {m: asdict(fit_platt(np.array(raw[m]), np.array(right[m]))) for m in modes}
+    log.info("calibration on %d plates: %s", len(samples), fits)
+    return fits

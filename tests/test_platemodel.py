@@ -1,0 +1,135 @@
+"""The whole-plate reader's pure pieces and the arbitration between readers (no model needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from config import CLASSES, PLATE_ALPHABET, PlateModelConfig
+from plateocr.arbitrate import Verdict, arbitrate, text_format
+from plateocr.decode import MASKS, Reading
+from plateocr.platemodel import (
+    SlotReading,
+    decode_slots,
+    encode_texts,
+    fit_temperature,
+    plate_input,
+    softmax,
+)
+
+CFG = PlateModelConfig()
+
+
+def logits_for(text: str, sure: float = 12.0) -> np.ndarray:
+    """Logits that read ``text`` (left-aligned, pads after) with margin ``sure``."""
+    targets = encode_texts([text], CFG)[0]
+    logits = np.zeros((CFG.slots, len(PLATE_ALPHABET)), np.float32)
+    logits[np.arange(CFG.slots), targets] = sure
+    return logits
+
+
+def slot_reading(text: str, sure: float = 12.0) -> SlotReading:
+    return decode_slots(logits_for(text, sure)[None], CFG)[0]
+
+
+def test_encode_left_aligns_and_pads():
+    codes = encode_texts(["1234BCD", "AB123CD", ""], CFG)
+    assert codes.shape == (3, CFG.slots)
+    assert "".join(PLATE_ALPHABET[i] for i in codes[0]) == "1234BCD" + "_" * (CFG.slots - 7)
+    assert (codes[2] == CFG.pad_index).all()
+
+
+@pytest.mark.parametrize("bad", ["1234BCDFGHJ", "12-34", "abc"])
+def test_encode_rejects_what_the_slots_cannot_hold(bad):
+    with pytest.raises(ValueError, match=repr(bad)[1:-1][:5]):
+        encode_texts([bad], CFG)
+
+
+@pytest.mark.parametrize("text", ["1234BCD", "AB123CD", "M1234AB", "", "GR1234AB"])
+def test_decode_reads_back_what_was_encoded(text):
+    reading = slot_reading(text)
+    assert reading.text == text
+    assert reading.confidence > 0.99
+    assert reading.probs.shape == (CFG.slots, len(PLATE_ALPHABET))
+
+
+def test_confidence_is_the_string_probability():
+    logits = logits_for("1234BCD", sure=2.0)
+    reading = decode_slots(logits[None], CFG)[0]
+    per_slot = softmax(logits).max(axis=1)
+    assert reading.confidence == pytest.approx(float(np.prod(per_slot)), rel=1e-5)
+    # A higher temperature spreads the probabilities: the same reading, less sure.
+    hotter = decode_slots(logits[None], CFG, temperature=2.0)[0]
+    assert hotter.text == reading.text and hotter.confidence < reading.confidence
+
+
+def test_fit_temperature_recovers_the_true_scale():
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0, 2.0, size=(4000, 1, 10))
+    labels = np.array([rng.choice(10, p=p) for p in softmax(true_logits[:, 0])])[:, None]
+    # A model three times too sure: its temperature should come out near 3.
+    assert fit_temperature(true_logits * 3.0, labels) == pytest.approx(3.0, rel=0.15)
+
+
+def test_plate_input_shape_range_and_colour_cast():
+    rng = np.random.default_rng(1)
+    grey = np.full((40, 160), 230, np.uint8)
+    grey[10:30, 20:140:12] = 20  # dark strokes on a light plate
+    grey = np.clip(grey + rng.normal(0, 3, grey.shape), 0, 255).astype(np.uint8)
+    bgr = np.dstack([grey] * 3)
+    cast = np.clip(bgr * np.array([1.0, 0.7, 0.45]), 0, 255).astype(np.uint8)  # a strong blue cast, darker
+    plain, tinted = plate_input(bgr, CFG), plate_input(cast, CFG)
+    assert plain.shape == tinted.shape == (CFG.height, CFG.width, 1)
+    assert plain.dtype == np.float32 and 0.0 <= plain.min() and plain.max() <= 1.0
+    # Contrast stretching undoes a colour cast and low light on a black-on-white plate.
+    assert np.abs(plain - tinted).mean() < 0.05
+
+
+def chars_reading(text: str, sure: float = 0.9) -> Reading:
+    """A Chars74K reading of ``text`` with probability ``sure`` at every position."""
+    probs = np.zeros((7, len(CLASSES)))
+    for pos, char in enumerate(text):
+        allowed = MASKS[pos]
+        probs[pos, allowed] = (1 - sure) / (allowed.sum() - 1)
+        probs[pos, CLASSES.index(char)] = sure
+    return Reading(text, sure, (sure,) * 7, 6, probs=probs)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1234BCD", "spanish"), ("AB123CD", "foreign"), ("1234BCA", "foreign"), ("M1234AB", "foreign"), ("", "none")],
+)
+def test_format_of_what_was_seen(raw, expected):
+    assert text_format(raw) == expected
+
+
+def test_foreign_and_empty_readings_are_not_answered():
+    for raw, fmt in (("AB123CD", "foreign"), ("", "none")):
+        verdict = arbitrate(chars_reading("1234BCD", 0.99), slot_reading(raw))
+        assert verdict.text == "" and verdict.format == fmt and verdict.raw_text == raw
+        assert verdict.confidence == 0.0
+
+
+def test_agreeing_readers_answer_with_more_confidence_than_one():
+    plate = slot_reading("1234BCD", sure=3.0)
+    alone = arbitrate(None, plate)
+    both = arbitrate(chars_reading("1234BCD", 0.9), plate)
+    assert alone.text == both.text == "1234BCD" and both.format == "spanish"
+    assert both.confidence > alone.confidence
+    assert len(both.char_probs) == 7
+
+
+def test_where_readers_disagree_the_surer_one_wins_that_position():
+    logits = logits_for("1234BCD", sure=3.0)
+    logits[2, PLATE_ALPHABET.index("8")] = 2.6  # the plate reader hesitates between 3 and 8
+    verdict = arbitrate(chars_reading("1284BCD", 0.95), decode_slots(logits[None], CFG)[0])
+    assert verdict.text == "1284BCD"
+    assert verdict.raw_text == "1234BCD"
+    assert verdict.char_probs[2] == min(verdict.char_probs)
+
+
+def test_chars_reader_alone_keeps_the_port_behaviour():
+    reading = chars_reading("1234BCD", 0.8)
+    verdict = arbitrate(reading, None, chars_score=2.5)
+    assert verdict == Verdict("1234BCD", 0.8, reading.char_probs, "1234BCD", "spanish", 2.5)
+    assert arbitrate(Reading.empty(), None) == Verdict.nothing()

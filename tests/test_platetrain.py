@@ -1,0 +1,123 @@
+"""The whole-plate reader: training on generated plates, its files, reproducibility, and reading with it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import recognize_plates
+import train_plate
+from config import FORMATS, PLATE_ALPHABET, PlateTrainConfig, RecognizeConfig
+from plateocr.errors import SetupError
+from plateocr.platereader import WholePlateReader
+from plateocr.platetrain import train_plate_reader
+from plateocr.plates import Box
+from plateocr.recognize import PlateCandidate, PlateReader
+
+
+def weights(path: Path) -> list[np.ndarray]:
+    """Every weight array of an ``.h5`` model, in file order."""
+    arrays: list[np.ndarray] = []
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda _, obj: arrays.append(obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return arrays
+
+
+def quick(out: Path, seed: int = 1, **kw: object) -> PlateTrainConfig:
+    base = dict(out=out, steps=6, batch_size=8, val_samples=16, calibration_samples=0, chars74k_share=0.0, seed=seed)
+    return PlateTrainConfig(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_training_writes_model_sidecar_report_and_calibration(tiny_plate_model, tiny_model):
+    meta = json.loads(tiny_plate_model.with_suffix(".json").read_text(encoding="utf-8"))
+    assert meta["kind"] == "plate_reader"
+    assert meta["alphabet"] == "".join(PLATE_ALPHABET)
+    assert meta["model"]["slots"] >= 8 and meta["steps"] == 12
+    assert 0.05 <= meta["temperature"] <= 20
+    # Calibrated with the character model given: one fit per reader mode.
+    assert set(meta["calibration"]) == {"chars", "plate", "both"}
+    assert meta["calibration_chars_model"] == tiny_model.name
+    stem = tiny_plate_model.parent / tiny_plate_model.stem
+    for suffix in ("_curves.png", "_confusion.png", "_per_class.csv"):
+        assert not Path(f"{stem}{suffix}").exists()  # the library trains; the script writes the report
+
+
+def test_same_seed_same_weights_other_seed_others(tmp_path):
+    train_plate_reader(quick(tmp_path / "a.h5"))
+    train_plate_reader(quick(tmp_path / "b.h5"))
+    train_plate_reader(quick(tmp_path / "c.h5", seed=2))
+    a, b, c = weights(tmp_path / "a.h5"), weights(tmp_path / "b.h5"), weights(tmp_path / "c.h5")
+    assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+def test_script_trains_and_reports(tmp_path, capsys):
+    out = tmp_path / "m" / "plate.h5"
+    argv = ["--out", str(out), "--steps", "4", "--batch-size", "8", "--val-samples", "16", "--chars74k-share", "0", "-q"]
+    assert train_plate.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "plates exact" in printed and str(out) in printed
+    for suffix in ("_curves.png", "_confusion.png", "_per_class.csv"):
+        assert (out.parent / f"plate{suffix}").is_file()
+    rows = (out.parent / "plate_per_class.csv").read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 1 + len(PLATE_ALPHABET)  # a row per character and the pad
+
+
+def test_script_rejects_bad_values(tmp_path, capsys):
+    assert train_plate.main(["--out", str(tmp_path / "x.h5"), "--steps", "0", "-q"]) == 2
+    assert "steps must be >= 1" in capsys.readouterr().err
+
+
+def test_reader_reads_every_crop_in_one_batch(tiny_plate_model):
+    reader = WholePlateReader(tiny_plate_model)
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((30, 110), (80, 90), (12, 300))]
+    readings = reader.read(crops)
+    assert len(readings) == 3
+    for r in readings:
+        assert r.probs.shape == (reader.cfg.slots, len(PLATE_ALPHABET))
+        assert np.allclose(r.probs.sum(axis=1), 1.0, atol=1e-5)
+        assert 0.0 <= r.confidence <= 1.0 and set(r.text) <= set(PLATE_ALPHABET[:-1])
+    assert reader.read([]) == []
+
+
+def test_missing_plate_model_and_sidecar_are_setup_errors(tmp_path, tiny_plate_model):
+    with pytest.raises(SetupError, match="train_plate.py"):
+        WholePlateReader(tmp_path / "none.h5")
+    lonely = tmp_path / "lonely.h5"
+    lonely.write_bytes(tiny_plate_model.read_bytes())
+    with pytest.raises(SetupError, match="no sidecar"):
+        WholePlateReader(lonely)
+
+
+def test_every_reader_mode_fills_raw_text_and_format(tiny_model, rendered_plate):
+    plate, _ = rendered_plate("1234BCD")
+    image = np.full((200, 700, 3), 90, np.uint8)
+    image[40:150, 90:610] = plate
+    for mode in ("chars", "plate", "both"):
+        reader = PlateReader(tiny_model, RecognizeConfig(reader=mode))
+        verdict, index = reader.read_candidates(image, [PlateCandidate(Box(80, 30, 540, 130), "label")])
+        assert verdict.format in FORMATS
+        assert (mode == "plate") == (reader.model is None) and (mode == "chars") == (reader.whole_plate is None)
+        if verdict.text:
+            assert index == 0 and verdict.format == "spanish" and len(verdict.char_probs) == 7
+            assert 0.0 <= verdict.confidence <= 1.0
+
+
+def test_cli_reader_flag_and_json_fields(tiny_model, tmp_path, rendered_plate):
+    import cv2
+
+    images = tmp_path / "in"
+    images.mkdir()
+    plate, _ = rendered_plate("5678FGH")
+    cv2.imwrite(str(images / "5678FGH.png"), plate)
+    out = tmp_path / "out.json"
+    argv = [str(images), "--reader", "plate", "--output", str(tmp_path / "LR.txt"), "--json", str(out), "-q"]
+    assert recognize_plates.main(argv) in (0, 1)
+    record = json.loads(out.read_text(encoding="utf-8"))["results"][0]
+    assert record["format"] in FORMATS and isinstance(record["raw_text"], str)
+    assert recognize_plates.main([*argv, "--plate-model", str(tmp_path / "none.h5")]) == 2
