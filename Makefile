@@ -6,6 +6,8 @@ MODEL  ?= models/chars74k_cnn.h5
 STAMP  := $(VENV)/.installed
 # Debian fonts for the synthetic plates (kept equal to plateocr.synth.FONT_PACKAGES; a test checks).
 FONT_PACKAGES := fonts-opendin fonts-roboto-unhinted fonts-liberation fonts-urw-base35 fonts-dejavu-core
+# The whole-plate generator's extra faces (kept equal to plateocr.plategen.FONT_PACKAGES; a test checks).
+PLATEGEN_FONT_PACKAGES := fonts-roadgeek fonts-b612 fonts-ocr-b fonts-bebas-neue fonts-league-spartan fonts-cantarell fonts-go fonts-allerta fonts-play fonts-jura
 
 .PHONY: run venv fonts data model retrain test test-fast bench bench-deps check clean
 
@@ -22,9 +24,9 @@ $(STAMP): requirements.txt
 
 # Installs the fonts with apt-get (as root) only when one is missing.
 fonts:
-	@dpkg -s $(FONT_PACKAGES) >/dev/null 2>&1 || { \
-	  echo "installing fonts: $(FONT_PACKAGES)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(FONT_PACKAGES); }
+	@dpkg -s $(FONT_PACKAGES) $(PLATEGEN_FONT_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "installing fonts: $(FONT_PACKAGES) $(PLATEGEN_FONT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(FONT_PACKAGES) $(PLATEGEN_FONT_PACKAGES); }
 
 data: venv
 	$(BIN)/python prepare_data.py

@@ -1,0 +1,138 @@
+"""Photometric effects on a plate crop: each is ``(image, rng, strength) -> image`` on float32 BGR.
+
+They run on the crop at its output size (tens to a few hundred pixels), so each costs tens of
+microseconds. The table ``EFFECTS`` gives their physical order: light on the scene, colour, optics,
+sensor, compression. A style family gives each one a probability (``Family.effects``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import cv2
+import numpy as np
+
+from plateocr.synth import Photometric, _lighting, _noise, _shadow
+
+# Whole-crop colour casts, BGR gains: blue (night, LED light), yellow (sodium lamps), green, orange, magenta.
+CASTS: tuple[tuple[float, float, float], ...] = (
+    (1.35, 1.0, 0.7),
+    (0.6, 1.0, 1.15),
+    (0.8, 1.2, 0.8),
+    (0.55, 0.85, 1.25),
+    (1.2, 0.8, 1.15),
+)
+
+
+def _cast(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Tint the whole crop: a channel gain towards one of ``CASTS`` and a tinted haze."""
+    gain = np.array(CASTS[int(rng.integers(0, len(CASTS)))], np.float32)
+    amount = rng.uniform(0.4, 1.0) * strength
+    gain = 1.0 + (gain - 1.0) * amount
+    haze = (gain - gain.min()) * rng.uniform(0, 60) * amount
+    return image * gain + haze
+
+
+def _low_light(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Dark, flat exposure: a gain of 0.2-0.6 and a lifted black level, so contrast drops too."""
+    gain = rng.uniform(0.2, 0.6) ** strength
+    return image * np.float32(gain) + np.float32(rng.uniform(0, 25))
+
+
+def _glare(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """A bright soft blob (sun or headlight reflection) that can wash characters out."""
+    height, width = image.shape[:2]
+    cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+    sx = width * rng.uniform(0.05, 0.35)
+    sy = max(2.0, sx * rng.uniform(0.3, 1.2))
+    xs = ((np.arange(width, dtype=np.float32) - cx) / sx) ** 2
+    ys = ((np.arange(height, dtype=np.float32) - cy) / sy) ** 2
+    blob = np.exp(-0.5 * (ys[:, None] + xs[None, :]))
+    level = rng.uniform(120, 400) * strength
+    return image + (blob * level)[..., None]
+
+
+def _defocus(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Out of focus: a Gaussian whose width follows the crop's height (what matters is blur per character)."""
+    sigma = rng.uniform(0.4, 0.4 + 0.035 * image.shape[0]) * strength
+    size = 2 * math.ceil(2.5 * sigma) + 1
+    return cv2.GaussianBlur(image, (size, size), sigma)
+
+
+def _motion(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Motion blur along a random direction, up to ~a quarter of a character height long."""
+    length = max(2, round(rng.uniform(2, 3 + 0.08 * image.shape[0]) * strength))
+    kernel = np.zeros((length, length), np.float32)
+    angle = rng.uniform(0, math.pi)
+    centre = (length - 1) / 2
+    dx, dy = math.cos(angle) * centre, math.sin(angle) * centre
+    cv2.line(kernel, (round(centre - dx), round(centre - dy)), (round(centre + dx), round(centre + dy)), 1.0, 1)
+    return cv2.filter2D(image, -1, kernel / kernel.sum())
+
+
+def _pixelate(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Digital zoom: down-sample by 1.5-3x and back up, nearest or linear."""
+    height, width = image.shape[:2]
+    factor = 1.0 + rng.uniform(0.5, 2.0) * strength
+    small = cv2.resize(image, (max(2, round(width / factor)), max(2, round(height / factor))), interpolation=cv2.INTER_AREA)
+    interpolation = cv2.INTER_NEAREST if rng.uniform() < 0.5 else cv2.INTER_LINEAR
+    return cv2.resize(small, (width, height), interpolation=interpolation)
+
+
+def _salt_pepper(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    height, width = image.shape[:2]
+    out = image.copy()
+    amount = rng.uniform(0.002, 0.03) * strength
+    spots = rng.uniform(size=(height, width)) < amount
+    out[spots] = np.where(rng.uniform(size=(int(spots.sum()), 1)) < 0.5, 0.0, 255.0).astype(np.float32)
+    return out
+
+
+def _sharpen(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Over-sharpening halos, as phone pipelines add."""
+    blurred = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.8, 2.0))
+    amount = np.float32(rng.uniform(0.5, 2.0) * strength)
+    return image + (image - blurred) * amount
+
+
+# (name, effect) in the order they are applied.
+EFFECTS: tuple[tuple[str, Photometric], ...] = (
+    ("lighting", _lighting),
+    ("shadow", _shadow),
+    ("glare", _glare),
+    ("cast", _cast),
+    ("low_light", _low_light),
+    ("defocus", _defocus),
+    ("motion", _motion),
+    ("pixelate", _pixelate),
+    ("sharpen", _sharpen),
+    ("noise", _noise),
+    ("salt_pepper", _salt_pepper),
+)
+EFFECT_NAMES: tuple[str, ...] = tuple(name for name, _ in EFFECTS) + ("jpeg",)
+
+
+def apply_effects(
+    image: np.ndarray, rng: np.random.Generator, probabilities: Mapping[str, float], strength: float,
+    jpeg_quality: tuple[int, int] = (20, 95),
+) -> tuple[np.ndarray, list[str]]:
+    """Apply each effect with its probability, then JPEG; returns the uint8 crop and the effects applied.
+
+    Every coin is drawn whatever the probabilities, so that the random stream (and so the rest of
+    the sample) does not depend on which effects a caller switched off.
+    """
+    out = image.astype(np.float32)
+    applied = []
+    for name, effect in EFFECTS:
+        if rng.uniform() < probabilities.get(name, 0.0):
+            out = effect(out, rng, strength)
+            applied.append(name)
+    crop = np.clip(out, 0, 255).astype(np.uint8)
+    if rng.uniform() < probabilities.get("jpeg", 0.0):
+        quality = int(rng.integers(jpeg_quality[0], jpeg_quality[1] + 1))
+        ok, data = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            crop = cv2.imdecode(data, cv2.IMREAD_COLOR)
+            applied.append("jpeg")
+    return crop, applied

@@ -1,0 +1,164 @@
+"""The style families: two renderers with their own look, so that one can test transfer to the other.
+
+* ``truetype``: PIL TrueType faces (narrow DIN-like first, then many others), EU proportions
+  (520 x 110 mm, squares 280 x 200), white or GB-yellow paper, the blue EU band with a ring of
+  stars and the country code, French/Italian right bands, Portugal's yellow strip, thin rounded
+  black border; a camera-like degradation mix (defocus, sensor noise, JPEG, gentle light).
+* ``stroke``: OpenCV Hershey stroke faces (pen widths, italics) or Chars74K glyphs, squatter
+  plates (aspect 3.6-4.4, squares 1.1-1.45), cream/grey/pale palettes and some inverted plates,
+  no band or a narrow dark band with a ring of dots, thick square borders or none, monospaced
+  cells; a rougher mix (motion blur, digital zoom, over-sharpening, salt-and-pepper, casts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from plateocr.plategen.render import (
+    EU_BLUE,
+    GB_YELLOW,
+    PT_YELLOW,
+    Band,
+    Colour,
+    GlyphFn,
+    Style,
+    _colour,
+    hershey_glyphs,
+    truetype_glyphs,
+)
+from plateocr.plategen.texts import Layout
+
+# Two-row plates' width / height per country (one-row plates are 520 x 110 mm everywhere here).
+TWO_ROW_ASPECT = {"E": 280 / 200, "": 300 / 200, "F": 275 / 200, "I": 1.3, "D": 340 / 200, "GB": 279 / 203}
+ONE_ROW_ASPECT = 520 / 110
+
+
+@dataclass(frozen=True)
+class Family:
+    """A style family: how a plate looks and how its crop is degraded.
+
+    Attributes:
+        name: the family's name, stored in every sample it draws.
+        style: draws a plate's look for a layout, given the glyph source it will use.
+        glyphs: draws the family's own glyph source (a TrueType face, a Hershey face...).
+        effects: the probability of each effect (:data:`plateocr.plategen.effects.EFFECT_NAMES`),
+            plate extra (``screws``, ``dirt``, ``holder``) and geometry (``tilt``, ``perspective``,
+            ``crop_loose``, ``crop_tight``, ``crop_off_centre``, ``crop_clipped``).
+        strength: range of the degradation strength.
+        chars74k_share: share of plates whose characters are Chars74K crops (when a bank is given).
+    """
+
+    name: str
+    style: Callable[[Layout, GlyphFn, str, np.random.Generator], Style]
+    glyphs: Callable[[np.random.Generator], tuple[GlyphFn, str]]
+    effects: Mapping[str, float]
+    strength: tuple[float, float]
+    chars74k_share: float
+
+
+def _aspect(layout: Layout, rng: np.random.Generator, one_row: tuple[float, float], two_rows: tuple[float, float] | None) -> float:
+    if not layout.two_rows:
+        return rng.uniform(*one_row)
+    if two_rows is None:
+        return TWO_ROW_ASPECT.get(layout.country, 1.4) * rng.uniform(0.97, 1.03)
+    return rng.uniform(*two_rows)
+
+
+def _right_band(layout: Layout, colour: Colour, width: float, rng: np.random.Generator) -> Band | None:
+    """French and Italian plates carry a right band (department / year), Portuguese a yellow strip."""
+    digits = "".join(str(int(d)) for d in rng.integers(0, 10, size=2))
+    if layout.country in ("F", "I"):
+        return Band("right", width, colour, label=digits)
+    if layout.country == "P":
+        return Band("right", width * 0.85, PT_YELLOW, label=digits)
+    return None
+
+
+def _truetype_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Generator) -> Style:
+    paper: Colour = _colour(rng, 222, 253, 5)
+    ink: Colour = _colour(rng, 0, 45, 4)
+    if layout.country == "GB" and rng.uniform() < 0.5:
+        paper = tuple(int(c) for c in np.clip(np.array(GB_YELLOW) + rng.integers(-15, 16, size=3), 0, 255))  # type: ignore[assignment]
+    elif layout.kind == "spanish_old" and rng.uniform() < 0.25:
+        paper, ink = _colour(rng, 5, 40, 4), _colour(rng, 215, 250, 5)  # the black plates with white characters
+    bands: list[Band] = []
+    band_w = rng.uniform(0.07, 0.09) if not layout.two_rows else rng.uniform(0.1, 0.13)
+    if layout.country and not (layout.country == "GB" and rng.uniform() < 0.4):
+        blue = tuple(int(c) for c in np.clip(np.array(EU_BLUE) + rng.integers(-20, 21, size=3), 0, 255))
+        bands.append(Band("left", band_w, blue, label=layout.country, ring="stars"))  # type: ignore[arg-type]
+        right = _right_band(layout, blue, band_w, rng)  # type: ignore[arg-type]
+        if right is not None and not layout.two_rows:
+            bands.append(right)
+    return Style(
+        aspect=_aspect(layout, rng, (ONE_ROW_ASPECT * 0.97, ONE_ROW_ASPECT * 1.03), None),
+        paper=paper, ink=ink, glyph=glyph, glyph_tag=tag, bands=tuple(bands),
+        border=int(rng.integers(1, 3)), border_colour=_colour(rng, 0, 40, 3), radius=rng.uniform(0.03, 0.09),
+        char_height=rng.uniform(0.62, 0.78), spacing=rng.uniform(0.04, 0.2), gap=rng.uniform(0.2, 0.55),
+        digit_aspect=rng.uniform(0.45, 0.64), mono=bool(rng.uniform() < 0.3),
+        stroke=int(rng.choice([-2, -1, 0, 0, 0, 1, 2])), label_glyph=glyph,
+    )
+
+
+# Paper palettes of the stroke family (BGR base colour, jitter): cream, light grey, pale yellow, pale blue-grey.
+STROKE_PAPERS: tuple[tuple[Colour, int], ...] = (
+    ((190, 225, 235), 15),
+    ((195, 195, 195), 25),
+    ((150, 225, 240), 15),
+    ((225, 210, 195), 15),
+)
+STROKE_BANDS: tuple[Colour, ...] = ((110, 40, 10), (90, 90, 0), (70, 30, 30), (140, 70, 20))
+
+
+def _stroke_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Generator) -> Style:
+    base, jitter = STROKE_PAPERS[int(rng.integers(0, len(STROKE_PAPERS)))]
+    paper: Colour = tuple(int(c) for c in np.clip(np.array(base) + rng.integers(-jitter, jitter + 1, size=3), 0, 255))  # type: ignore[assignment]
+    ink: Colour = _colour(rng, 10, 80, 25)
+    tags: tuple[str, ...] = ()
+    if rng.uniform() < 0.12:
+        paper, ink, tags = _colour(rng, 15, 70, 20), _colour(rng, 200, 250, 10), ("inverted",)
+    bands: list[Band] = []
+    if layout.country and rng.uniform() < 0.45:
+        colour = STROKE_BANDS[int(rng.integers(0, len(STROKE_BANDS)))]
+        width = rng.uniform(0.05, 0.1) * (1.5 if layout.two_rows else 1.0)
+        bands.append(Band("left", width, colour, label=layout.country, ring="dots"))
+        right = _right_band(layout, colour, width, rng)
+        if right is not None and not layout.two_rows and rng.uniform() < 0.5:
+            bands.append(right)
+    border = 0 if rng.uniform() < 0.35 else int(rng.integers(2, 6))
+    hershey, _ = hershey_glyphs(rng)
+    return Style(
+        aspect=_aspect(layout, rng, (3.6, 4.4), (1.1, 1.45)),
+        paper=paper, ink=ink, glyph=glyph, glyph_tag=tag, bands=tuple(bands),
+        border=border, border_colour=_colour(rng, 0, 90, 20), radius=rng.uniform(0.0, 0.03),
+        char_height=rng.uniform(0.55, 0.82), spacing=rng.uniform(0.0, 0.3), gap=rng.uniform(0.15, 0.8),
+        digit_aspect=rng.uniform(0.5, 0.75), mono=bool(rng.uniform() < 0.7),
+        stroke=int(rng.choice([-1, 0, 0, 1, 2, 3])), label_glyph=hershey, tags=tags,
+    )
+
+
+FAMILIES: dict[str, Family] = {
+    "truetype": Family(
+        name="truetype", style=_truetype_style, glyphs=truetype_glyphs, strength=(0.3, 1.0), chars74k_share=0.12,
+        effects={
+            "lighting": 0.55, "shadow": 0.2, "glare": 0.12, "cast": 0.2, "low_light": 0.12, "defocus": 0.45,
+            "motion": 0.12, "pixelate": 0.04, "sharpen": 0.08, "noise": 0.6, "salt_pepper": 0.0, "jpeg": 0.75,
+            "screws": 0.35, "dirt": 0.25, "holder": 0.25,
+            "tilt": 0.45, "perspective": 0.55,
+            "crop_loose": 0.2, "crop_tight": 0.2, "crop_off_centre": 0.15, "crop_clipped": 0.1,
+        },
+    ),
+    "stroke": Family(
+        name="stroke", style=_stroke_style, glyphs=hershey_glyphs, strength=(0.3, 1.0), chars74k_share=0.3,
+        effects={
+            "lighting": 0.35, "shadow": 0.35, "glare": 0.22, "cast": 0.35, "low_light": 0.2, "defocus": 0.2,
+            "motion": 0.35, "pixelate": 0.25, "sharpen": 0.2, "noise": 0.45, "salt_pepper": 0.15, "jpeg": 0.55,
+            "screws": 0.25, "dirt": 0.35, "holder": 0.3,
+            "tilt": 0.45, "perspective": 0.55,
+            "crop_loose": 0.25, "crop_tight": 0.15, "crop_off_centre": 0.2, "crop_clipped": 0.12,
+        },
+    ),
+}
+STYLE_FAMILIES: tuple[str, ...] = tuple(FAMILIES)
