@@ -8,7 +8,7 @@ sensor, compression. A style family gives each one a probability (``Family.effec
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import cv2
 import numpy as np
@@ -17,20 +17,20 @@ from plateocr.synth import Photometric, _lighting, _noise, _shadow
 
 # Whole-crop colour casts, BGR gains: blue (night, LED light), yellow (sodium lamps), green, orange, magenta.
 CASTS: tuple[tuple[float, float, float], ...] = (
-    (1.35, 1.0, 0.7),
-    (0.6, 1.0, 1.15),
-    (0.8, 1.2, 0.8),
-    (0.55, 0.85, 1.25),
-    (1.2, 0.8, 1.15),
+    (1.5, 1.0, 0.5),
+    (0.5, 1.0, 1.2),
+    (0.7, 1.25, 0.7),
+    (0.45, 0.85, 1.3),
+    (1.3, 0.75, 1.2),
 )
 
 
 def _cast(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     """Tint the whole crop: a channel gain towards one of ``CASTS`` and a tinted haze."""
     gain = np.array(CASTS[int(rng.integers(0, len(CASTS)))], np.float32)
-    amount = rng.uniform(0.4, 1.0) * strength
+    amount = rng.uniform(0.5, 1.0) * max(strength, 0.5)
     gain = 1.0 + (gain - 1.0) * amount
-    haze = (gain - gain.min()) * rng.uniform(0, 60) * amount
+    haze = (gain - gain.min()) * rng.uniform(0, 80) * amount
     return image * gain + haze
 
 
@@ -40,29 +40,34 @@ def _low_light(image: np.ndarray, rng: np.random.Generator, strength: float) -> 
     return image * np.float32(gain) + np.float32(rng.uniform(0, 25))
 
 
-def _glare(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
-    """A bright soft blob (sun or headlight reflection) that can wash characters out."""
+def _shadow_hard(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """plateocr.synth's shadow (a dark half-plane), up to 85% dark rather than 55%."""
+    return _shadow(image, rng, min(1.6, 1.6 * strength))
+
+
+def _glare(image: np.ndarray, rng: np.random.Generator, strength: float, unit: float) -> np.ndarray:
+    """A bright soft blob (sun or headlight reflection) over part of the plate."""
     height, width = image.shape[:2]
     cx, cy = rng.uniform(0, width), rng.uniform(0, height)
-    sx = width * rng.uniform(0.05, 0.35)
+    sx = unit * rng.uniform(0.3, 1.8)
     sy = max(2.0, sx * rng.uniform(0.3, 1.2))
     xs = ((np.arange(width, dtype=np.float32) - cx) / sx) ** 2
     ys = ((np.arange(height, dtype=np.float32) - cy) / sy) ** 2
     blob = np.exp(-0.5 * (ys[:, None] + xs[None, :]))
-    level = rng.uniform(120, 400) * strength
+    level = rng.uniform(60, 170) * strength  # more would wash the characters out: unreadable, yet labelled
     return image + (blob * level)[..., None]
 
 
-def _defocus(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
-    """Out of focus: a Gaussian whose width follows the crop's height (what matters is blur per character)."""
-    sigma = rng.uniform(0.4, 0.4 + 0.035 * image.shape[0]) * strength
+def _defocus(image: np.ndarray, rng: np.random.Generator, strength: float, unit: float) -> np.ndarray:
+    """Out of focus: a Gaussian whose width follows the plate's height ``unit`` (blur per character matters)."""
+    sigma = rng.uniform(0.4, 0.4 + 0.05 * unit) * strength
     size = 2 * math.ceil(2.5 * sigma) + 1
     return cv2.GaussianBlur(image, (size, size), sigma)
 
 
-def _motion(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
-    """Motion blur along a random direction, up to ~a quarter of a character height long."""
-    length = max(2, round(rng.uniform(2, 3 + 0.08 * image.shape[0]) * strength))
+def _motion(image: np.ndarray, rng: np.random.Generator, strength: float, unit: float) -> np.ndarray:
+    """Motion blur along a random direction, up to ~a sixth of the plate's height ``unit`` long."""
+    length = max(2, round(rng.uniform(2, 3 + 0.15 * unit) * strength))
     kernel = np.zeros((length, length), np.float32)
     angle = rng.uniform(0, math.pi)
     centre = (length - 1) / 2
@@ -96,10 +101,13 @@ def _sharpen(image: np.ndarray, rng: np.random.Generator, strength: float) -> np
     return image + (image - blurred) * amount
 
 
+# An effect whose size follows the plate: (image, rng, strength, plate height in px) -> image.
+Scaled = Callable[[np.ndarray, np.random.Generator, float, float], np.ndarray]
+
 # (name, effect) in the order they are applied.
-EFFECTS: tuple[tuple[str, Photometric], ...] = (
+EFFECTS: tuple[tuple[str, Photometric | Scaled], ...] = (
     ("lighting", _lighting),
-    ("shadow", _shadow),
+    ("shadow", _shadow_hard),
     ("glare", _glare),
     ("cast", _cast),
     ("low_light", _low_light),
@@ -110,23 +118,23 @@ EFFECTS: tuple[tuple[str, Photometric], ...] = (
     ("noise", _noise),
     ("salt_pepper", _salt_pepper),
 )
+SCALED: frozenset[str] = frozenset({"glare", "defocus", "motion"})
 EFFECT_NAMES: tuple[str, ...] = tuple(name for name, _ in EFFECTS) + ("jpeg",)
 
 
 def apply_effects(
     image: np.ndarray, rng: np.random.Generator, probabilities: Mapping[str, float], strength: float,
-    jpeg_quality: tuple[int, int] = (20, 95),
+    unit: float, jpeg_quality: tuple[int, int] = (20, 95),
 ) -> tuple[np.ndarray, list[str]]:
     """Apply each effect with its probability, then JPEG; returns the uint8 crop and the effects applied.
 
-    Every coin is drawn whatever the probabilities, so that the random stream (and so the rest of
-    the sample) does not depend on which effects a caller switched off.
+    ``unit`` is the plate's height in pixels: blur and glare sizes follow it, not the crop's size.
     """
     out = image.astype(np.float32)
     applied = []
     for name, effect in EFFECTS:
         if rng.uniform() < probabilities.get(name, 0.0):
-            out = effect(out, rng, strength)
+            out = effect(out, rng, strength, unit) if name in SCALED else effect(out, rng, strength)  # type: ignore[call-arg]
             applied.append(name)
     crop = np.clip(out, 0, 255).astype(np.uint8)
     if rng.uniform() < probabilities.get("jpeg", 0.0):

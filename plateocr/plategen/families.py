@@ -25,7 +25,7 @@ from plateocr.plategen.render import (
     Colour,
     GlyphFn,
     Style,
-    _colour,
+    jittered_colour,
     hershey_glyphs,
     truetype_glyphs,
 )
@@ -78,12 +78,12 @@ def _right_band(layout: Layout, colour: Colour, width: float, rng: np.random.Gen
 
 
 def _truetype_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Generator) -> Style:
-    paper: Colour = _colour(rng, 222, 253, 5)
-    ink: Colour = _colour(rng, 0, 45, 4)
+    paper: Colour = jittered_colour(rng, 222, 253, 5)
+    ink: Colour = jittered_colour(rng, 0, 45, 4)
     if layout.country == "GB" and rng.uniform() < 0.5:
         paper = tuple(int(c) for c in np.clip(np.array(GB_YELLOW) + rng.integers(-15, 16, size=3), 0, 255))  # type: ignore[assignment]
     elif layout.kind == "spanish_old" and rng.uniform() < 0.25:
-        paper, ink = _colour(rng, 5, 40, 4), _colour(rng, 215, 250, 5)  # the black plates with white characters
+        paper, ink = jittered_colour(rng, 5, 40, 4), jittered_colour(rng, 215, 250, 5)  # the black plates with white characters
     bands: list[Band] = []
     band_w = rng.uniform(0.07, 0.09) if not layout.two_rows else rng.uniform(0.1, 0.13)
     if layout.country and not (layout.country == "GB" and rng.uniform() < 0.4):
@@ -95,7 +95,7 @@ def _truetype_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Gen
     return Style(
         aspect=_aspect(layout, rng, (ONE_ROW_ASPECT * 0.97, ONE_ROW_ASPECT * 1.03), None),
         paper=paper, ink=ink, glyph=glyph, glyph_tag=tag, bands=tuple(bands),
-        border=int(rng.integers(1, 3)), border_colour=_colour(rng, 0, 40, 3), radius=rng.uniform(0.03, 0.09),
+        border=int(rng.integers(1, 3)), border_colour=jittered_colour(rng, 0, 40, 3), radius=rng.uniform(0.03, 0.09),
         char_height=rng.uniform(0.62, 0.78), spacing=rng.uniform(0.04, 0.2), gap=rng.uniform(0.2, 0.55),
         digit_aspect=rng.uniform(0.45, 0.64), mono=bool(rng.uniform() < 0.3),
         stroke=int(rng.choice([-2, -1, 0, 0, 0, 1, 2])), label_glyph=glyph,
@@ -115,10 +115,10 @@ STROKE_BANDS: tuple[Colour, ...] = ((110, 40, 10), (90, 90, 0), (70, 30, 30), (1
 def _stroke_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Generator) -> Style:
     base, jitter = STROKE_PAPERS[int(rng.integers(0, len(STROKE_PAPERS)))]
     paper: Colour = tuple(int(c) for c in np.clip(np.array(base) + rng.integers(-jitter, jitter + 1, size=3), 0, 255))  # type: ignore[assignment]
-    ink: Colour = _colour(rng, 10, 80, 25)
+    ink: Colour = jittered_colour(rng, 10, 80, 25)
     tags: tuple[str, ...] = ()
     if rng.uniform() < 0.12:
-        paper, ink, tags = _colour(rng, 15, 70, 20), _colour(rng, 200, 250, 10), ("inverted",)
+        paper, ink, tags = jittered_colour(rng, 15, 70, 20), jittered_colour(rng, 200, 250, 10), ("inverted",)
     bands: list[Band] = []
     if layout.country and rng.uniform() < 0.45:
         colour = STROKE_BANDS[int(rng.integers(0, len(STROKE_BANDS)))]
@@ -132,7 +132,7 @@ def _stroke_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Gener
     return Style(
         aspect=_aspect(layout, rng, (3.6, 4.4), (1.1, 1.45)),
         paper=paper, ink=ink, glyph=glyph, glyph_tag=tag, bands=tuple(bands),
-        border=border, border_colour=_colour(rng, 0, 90, 20), radius=rng.uniform(0.0, 0.03),
+        border=border, border_colour=jittered_colour(rng, 0, 90, 20), radius=rng.uniform(0.0, 0.03),
         char_height=rng.uniform(0.55, 0.82), spacing=rng.uniform(0.0, 0.3), gap=rng.uniform(0.15, 0.8),
         digit_aspect=rng.uniform(0.5, 0.75), mono=bool(rng.uniform() < 0.7),
         stroke=int(rng.choice([-1, 0, 0, 1, 2, 3])), label_glyph=hershey, tags=tags,

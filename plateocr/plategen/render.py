@@ -85,7 +85,7 @@ class DrawnPlate:
     tags: tuple[str, ...]
 
 
-def _colour(rng: np.random.Generator, low: int, high: int, jitter: int = 0) -> Colour:
+def jittered_colour(rng: np.random.Generator, low: int, high: int, jitter: int = 0) -> Colour:
     base = int(rng.integers(low, high))
     b, g, r = (int(np.clip(base + j, 0, 255)) for j in rng.integers(-jitter, jitter + 1, size=3))
     return (b, g, r)
@@ -181,11 +181,11 @@ def _draw_band(image: np.ndarray, band: Band, style: Style, rng: np.random.Gener
         glyph = style.label_glyph or style.glyph
         draw_row(mask, (band.label,), glyph, (band_w * 0.1, height * 0.55, band_w * 0.9, height * 0.95), label_h,
                  Style(aspect=1, paper=(0, 0, 0), ink=(0, 0, 0), glyph=glyph, glyph_tag="", spacing=0.08), rng)
-        _composite(image[:, x0 : x0 + band_w], mask, (255, 255, 255))
+        composite(image[:, x0 : x0 + band_w], mask, (255, 255, 255))
     return x0, x0 + band_w
 
 
-def _composite(image: np.ndarray, mask: np.ndarray, colour: Colour) -> None:
+def composite(image: np.ndarray, mask: np.ndarray, colour: Colour) -> None:
     """Blend ``colour`` into ``image`` through the uint8 ``mask``, in place (only where there is ink)."""
     ys, xs = np.nonzero(mask)
     if ys.size == 0:
@@ -206,7 +206,7 @@ def _stroke(mask: np.ndarray, amount: int, char_h: float) -> np.ndarray:
 
 
 def _screws(image: np.ndarray, spots: list[tuple[float, float]], radius: float, rng: np.random.Generator) -> None:
-    metal = _colour(rng, 110, 220, 15)
+    metal = jittered_colour(rng, 110, 220, 15)
     for cx, cy in spots:
         centre = (round(cx * 4), round(cy * 4))
         r = max(1, round(radius * 4))
@@ -236,7 +236,7 @@ def _holder(
     wide = max(side + 2, round(height * rng.uniform(0.22, 0.4)))
     lettering_on_top = rng.uniform() < 0.25
     top, bottom = (wide, side) if lettering_on_top else (side, wide)
-    frame_colour = _colour(rng, 0, 60, 8) if rng.uniform() < 0.6 else _colour(rng, 30, 230, 60)
+    frame_colour = jittered_colour(rng, 0, 60, 8) if rng.uniform() < 0.6 else jittered_colour(rng, 30, 230, 60)
     holder = np.empty((height + top + bottom, width + 2 * side, 3), np.uint8)
     holder[:] = frame_colour
     holder[top : top + height, side : side + width] = plate
@@ -249,7 +249,7 @@ def _holder(
     lettering = (235, 235, 235) if sum(frame_colour) < 300 else (20, 20, 20)
     if rng.uniform() < 0.2:
         lettering = (40, 180, 215)  # gold
-    _composite(holder, mask, lettering)
+    composite(holder, mask, lettering)
     return holder, (side, top), ["holder", "dealer_lettering"]
 
 
@@ -294,7 +294,7 @@ def draw_plate(
         boxes += row_boxes
         marks += [(kind, centre, width_, row_box) for kind, centre, width_ in row_marks]
     mask = _stroke(mask, style.stroke, char_h)
-    _composite(image, mask, style.ink)
+    composite(image, mask, style.ink)
     tags = list(style.tags) + [style.glyph_tag]
     for kind, centre, mark_w, row_box in marks:
         if kind == SEAL:

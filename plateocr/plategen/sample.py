@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -12,9 +14,18 @@ import numpy as np
 from plateocr.plategen.effects import EFFECT_NAMES, apply_effects
 from plateocr.plategen.families import FAMILIES, Family
 from plateocr.plategen.glyphs import GlyphBank
-from plateocr.plategen.render import GlyphFn, Style, _colour, chars74k_glyphs, dealer_text, draw_plate, draw_row
+from plateocr.plategen.render import (
+    GlyphFn,
+    Style,
+    jittered_colour,
+    composite,
+    chars74k_glyphs,
+    dealer_text,
+    draw_plate,
+    draw_row,
+)
 from plateocr.plategen.texts import GAP, KINDS, LAYOUTS, Layout, layouts_of
-from plateocr.synth import Box, _background_patch, _corners_box, _scene_background, _transform_points
+from plateocr.synth import Box, _corners_box, _scene_background, _smooth_field, _transform_points
 
 NEGATIVE_LAYOUTS: tuple[str, ...] = ("background", "grille", "road", "text", "noise")
 CROP_MODES: tuple[str, ...] = ("loose", "tight", "off_centre", "clipped")
@@ -84,6 +95,8 @@ class GenConfig:
         chars74k_share: share of plates drawn with Chars74K glyphs when a bank is given (None:
             each family's own share, 12% truetype and 30% stroke, about 21% overall).
         plate_width: range of the plate's width in output pixels (drawn log-uniformly).
+        strength: range of the degradation strength (None: each family's, 0.3-1.0); lower it for
+            easier plates early in training.
     """
 
     kind_weights: Mapping[str, float] = field(
@@ -93,6 +106,7 @@ class GenConfig:
     two_row_share: float = 0.12
     chars74k_share: float | None = None
     plate_width: tuple[float, float] = (60.0, 320.0)
+    strength: tuple[float, float] | None = None
 
     def validate(self) -> None:
         for name, weights, allowed in (("kind", self.kind_weights, KINDS), ("family", self.family_weights, tuple(FAMILIES))):
@@ -106,6 +120,8 @@ class GenConfig:
         low, high = self.plate_width
         if not 16 <= low <= high:
             raise ValueError(f"plate_width must be a range with 16 <= low <= high, got {self.plate_width}")
+        if self.strength is not None and not 0.0 <= self.strength[0] <= self.strength[1] <= 2.0:
+            raise ValueError(f"strength must be a range in [0, 2], got {self.strength}")
 
 
 DEFAULT_CONFIG = GenConfig()
@@ -158,7 +174,7 @@ def draw_tilt(
     elif tilt is not None:
         roll = float(tilt)
     if rng.uniform() < probabilities.get("perspective", 0.0):
-        yaw, pitch = rng.uniform(-45, 45), rng.uniform(-30, 30)
+        yaw, pitch = rng.uniform(-50, 50), rng.uniform(-35, 35)
     else:
         yaw, pitch = rng.normal(0, 5), rng.normal(0, 4)
     return roll, yaw, pitch
@@ -169,8 +185,9 @@ def plate_homography(
     focal: float,
 ) -> np.ndarray:
     """The homography taking a drawn plate image (``size`` = w, h) to a view in which the plate,
-    turned by ``yaw``/``pitch`` in 3-D, seen with focal length ``focal`` (in plate widths) and
-    rolled by ``roll`` in the image, is about ``plate_width`` px wide (centred on the origin)."""
+    turned by ``yaw``/``pitch`` in 3-D and seen with focal length ``focal`` (in plate widths), is
+    about ``plate_width`` px wide (centred on the origin) and its mid-line (from the middle of its
+    left edge to the middle of its right edge) makes exactly ``roll`` degrees with the x axis."""
     width, height = size
     src = np.array([[0, 0], [width, 0], [width, height], [0, height]], np.float32)
     centre = corners.mean(axis=0)
@@ -182,7 +199,10 @@ def plate_homography(
     xyz = np.c_[points, np.zeros(4)] @ (rx @ ry).T
     f = focal * plate_width
     projected = xyz[:, :2] * (f / (f + xyz[:, 2:3]))
-    r = math.radians(roll)
+    # Yaw and pitch together skew the plate's mid-line; turn it so that the mid-line ends at ``roll``.
+    seen = _transform_points(corners, cv2.getPerspectiveTransform(src, projected.astype(np.float32)))
+    left, right = (seen[0] + seen[3]) / 2, (seen[1] + seen[2]) / 2
+    r = math.radians(roll) - math.atan2(right[1] - left[1], right[0] - left[0])
     rotation = np.array([[math.cos(r), -math.sin(r)], [math.sin(r), math.cos(r)]])
     dst = projected @ rotation.T
     return cv2.getPerspectiveTransform(src, dst.astype(np.float32))
@@ -197,7 +217,7 @@ def crop_window(
     px1, py1 = plate.max(axis=0)
     tx0, ty0 = text.min(axis=0)
     tx1, ty1 = text.max(axis=0)
-    unit = float(np.linalg.norm(plate[3] - plate[0]) + np.linalg.norm(plate[2] - plate[1])) / 2  # the plate's height
+    unit = _edge_height(plate)
     if mode == "loose":
         margins = [rng.uniform(0.3, 1.2), rng.uniform(0.3, 1.0), rng.uniform(0.3, 1.2), rng.uniform(0.3, 1.0)]
     elif mode == "tight":
@@ -220,6 +240,17 @@ def crop_window(
     return box[0], box[1], box[2], box[3]
 
 
+def plate_height(corners: np.ndarray, image: np.ndarray) -> float:
+    """The plate's height in pixels (mean of its left and right edges); for no plate, a guess from the crop."""
+    if not corners.any():
+        return image.shape[0] / 1.5
+    return _edge_height(corners)
+
+
+def _edge_height(corners: np.ndarray) -> float:
+    return float(np.linalg.norm(corners[3] - corners[0]) + np.linalg.norm(corners[2] - corners[1])) / 2
+
+
 def _quad(box: tuple[float, float, float, float]) -> np.ndarray:
     x0, y0, x1, y1 = box
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
@@ -230,27 +261,44 @@ def _quad(box: tuple[float, float, float, float]) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+# Car paint, BGR: white, black, greys and silver, then blue, red, green, beige; the rest is any colour.
+CAR_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (235, 235, 235), (25, 25, 25), (90, 90, 90), (150, 150, 150), (190, 190, 185), (130, 60, 20),
+    (30, 30, 160), (40, 90, 40), (150, 190, 210),
+)
+
+
+def car_paint(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A car-body patch: mostly usual car colours, sometimes any, shaded by a gradient (uint8 BGR)."""
+    if rng.uniform() < 0.75:
+        base = np.array(CAR_COLOURS[int(rng.integers(0, len(CAR_COLOURS)))], np.float32) + rng.uniform(-15, 15, size=3)
+    else:
+        base = rng.uniform(10, 230, size=3)
+    small = base.astype(np.float32) * _smooth_field((8, 8), rng, rng.uniform(0.55, 0.95), 1.1)[..., None]
+    return np.clip(cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR), 0, 255).astype(np.uint8)
+
+
 def surround(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """What lies around a plate in its crop: bumper paint, a body edge, a grille, lights (uint8 BGR)."""
     height, width = shape
-    canvas = _background_patch(shape, rng).astype(np.uint8)
+    canvas = car_paint(shape, rng)
     unit = max(height, width)
     if rng.uniform() < 0.5:  # a body or bumper edge across the crop
         y = int(rng.integers(0, height))
         tilt = int(rng.integers(-height // 4 - 1, height // 4 + 1))
-        cv2.line(canvas, (0, y), (width, y + tilt), _colour(rng, 0, 256, 40), max(1, int(unit * rng.uniform(0.01, 0.06))))
+        cv2.line(canvas, (0, y), (width, y + tilt), jittered_colour(rng, 0, 256, 40), max(1, int(unit * rng.uniform(0.01, 0.06))))
     if rng.uniform() < 0.3:  # grille bars
         _stripes(canvas, rng)
     if rng.uniform() < 0.25:  # a light or a badge
         centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
         cv2.ellipse(canvas, centre, (max(1, int(unit * rng.uniform(0.03, 0.2))), max(1, int(unit * rng.uniform(0.02, 0.1)))),
-                    float(rng.uniform(0, 180)), 0, 360, _colour(rng, 0, 256, 60), -1)
+                    float(rng.uniform(0, 180)), 0, 360, jittered_colour(rng, 0, 256, 60), -1)
     return canvas
 
 
 def _stripes(canvas: np.ndarray, rng: np.random.Generator) -> None:
     height, width = canvas.shape[:2]
-    colour = _colour(rng, 0, 120, 20)
+    colour = jittered_colour(rng, 0, 120, 20)
     step = max(3, int(min(height, width) * rng.uniform(0.08, 0.3)))
     bar = max(1, int(step * rng.uniform(0.3, 0.7)))
     if rng.uniform() < 0.5:
@@ -277,7 +325,7 @@ def _negative(rng: np.random.Generator, layout: str, shape: tuple[int, int], gly
         if rng.uniform() < 0.7:
             x = int(rng.integers(0, width))
             cv2.line(canvas, (x, 0), (x + int(rng.integers(-width // 2 - 1, width // 2 + 1)), height),
-                     _colour(rng, 180, 250, 10), max(1, int(width * rng.uniform(0.03, 0.1))))
+                     jittered_colour(rng, 180, 250, 10), max(1, int(width * rng.uniform(0.03, 0.1))))
         return canvas
     canvas = surround(shape, rng)
     if layout == "grille":
@@ -286,7 +334,7 @@ def _negative(rng: np.random.Generator, layout: str, shape: tuple[int, int], gly
         # A sign, sticker or dealer badge: dark words on a light panel, the hardest non-plate.
         x0, y0 = rng.uniform(0, 0.2) * width, rng.uniform(0, 0.25) * height
         x1, y1 = width - rng.uniform(0, 0.2) * width, height - rng.uniform(0, 0.25) * height
-        cv2.rectangle(canvas, (int(x0), int(y0)), (int(x1), int(y1)), _colour(rng, 170, 256, 20), -1)
+        cv2.rectangle(canvas, (int(x0), int(y0)), (int(x1), int(y1)), jittered_colour(rng, 170, 256, 20), -1)
         mask = np.zeros(shape, np.uint8)
         words = dealer_text(rng).split(" ")
         parts: list[str] = []
@@ -294,9 +342,7 @@ def _negative(rng: np.random.Generator, layout: str, shape: tuple[int, int], gly
             parts += ([GAP] if parts else []) + [word]
         style = Style(aspect=1, paper=(0, 0, 0), ink=(0, 0, 0), glyph=glyph, glyph_tag="", spacing=0.1, gap=0.5)
         draw_row(mask, tuple(parts), glyph, (x0 + 2, y0 + 1, x1 - 2, y1 - 1), (y1 - y0) * rng.uniform(0.35, 0.7), style, rng)
-        from plateocr.plategen.render import _composite
-
-        _composite(canvas, mask, _colour(rng, 0, 90, 30))
+        composite(canvas, mask, jittered_colour(rng, 0, 90, 30))
     return canvas
 
 
@@ -335,17 +381,19 @@ def _resolve(rng: np.random.Generator, family: str | None, kind: str | None, lay
 def _render_crop(
     rng: np.random.Generator, fam: Family, layout: Layout, probabilities: Mapping[str, float], plate_width: float,
     max_tilt: float, tilt: float | tuple[float, float] | None, glyphs: GlyphBank | None, cfg: GenConfig,
-    crop_mode: str | None = None,
+    crop_mode: str | None = None, style_overrides: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, str, float, list[str]]:
     """The clean crop around a drawn plate: (crop uint8, corners, text, roll, tags)."""
     glyph, glyph_tag = _glyph_source(fam, rng, glyphs, cfg.chars74k_share)
     printed = layout.printed(rng)
     style = fam.style(layout, glyph, glyph_tag, rng)
+    if style_overrides:
+        style = dataclasses.replace(style, **style_overrides)
     draw_width = int(round(np.clip(plate_width * rng.uniform(1.0, 1.3), 40, 480)))
     drawn = draw_plate(printed, layout, style, draw_width, rng, probabilities)
     roll, yaw, pitch = draw_tilt(rng, probabilities, max_tilt, tilt)
     matrix = plate_homography(drawn.corners, (drawn.image.shape[1], drawn.image.shape[0]), plate_width, roll, yaw, pitch,
-                              rng.uniform(1.5, 4.0))
+                              _log_uniform(rng, 0.8, 4.0))
     corners = _transform_points(drawn.corners, matrix)
     text_quad = _transform_points(_quad(drawn.text_box), matrix)
     if crop_mode is None:
@@ -361,7 +409,7 @@ def _render_crop(
     crop = surround((height, width), rng)
     cv2.warpPerspective(drawn.image, shift @ matrix, (width, height), dst=crop, flags=cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_TRANSPARENT)
-    tags = [f"crop:{crop_mode}", f"roll:{roll:.0f}", f"yaw:{yaw:.0f}", f"pitch:{pitch:.0f}", *drawn.tags]
+    tags = [f"crop:{crop_mode}", f"roll:{roll:.1f}", f"yaw:{yaw:.0f}", f"pitch:{pitch:.0f}", *drawn.tags]
     return crop, corners - np.array([x0, y0], np.float32), printed.text, roll, tags
 
 
@@ -377,6 +425,7 @@ def sample_plate(
     plate_width: float | None = None,
     effects: Mapping[str, float] | None = None,
     crop: str | None = None,
+    style: Mapping[str, Any] | None = None,
     config: GenConfig = DEFAULT_CONFIG,
 ) -> PlateSample:
     """One plate crop, every choice drawn from ``rng`` (same seed, same bytes).
@@ -392,22 +441,42 @@ def sample_plate(
         plate_width: the plate's width in output pixels (None: log-uniform in ``config.plate_width``).
         effects: probabilities overriding the family's (keys: :data:`EFFECT_KEYS`).
         crop: force a crop mode (``normal`` or one of :data:`CROP_MODES`).
+        style: fields of :class:`plateocr.plategen.render.Style` to force, e.g. ``{"stroke": 2}``.
         config: the class-balance knobs.
     """
+    if crop is not None and crop not in ("normal",) + CROP_MODES:
+        raise ValueError(f"unknown crop mode {crop!r}; choose from {['normal', *CROP_MODES]}")
     fam, kind_name, chosen, layout_name = _resolve(rng, family, kind, layout, config)
     probabilities = _effects(fam, effects)
     width = plate_width if plate_width is not None else _log_uniform(rng, *config.plate_width)
-    strength = rng.uniform(*fam.strength)
+    strength = rng.uniform(*(config.strength or fam.strength))
     if chosen is None:
         glyph, glyph_tag = fam.glyphs(rng)
         shape = (max(8, round(width / rng.uniform(1.5, 5.0))), max(16, round(width * rng.uniform(1.0, 1.5))))
         image = _negative(rng, layout_name, shape, glyph)
         text, corners, tags = "", np.zeros((4, 2), np.float32), [glyph_tag]
     else:
-        image, corners, text, _, tags = _render_crop(rng, fam, chosen, probabilities, width, max_tilt, tilt, glyphs, config, crop)
-    image, applied = apply_effects(image, rng, probabilities, strength)
+        image, corners, text, _, tags = _render_crop(
+            rng, fam, chosen, probabilities, width, max_tilt, tilt, glyphs, config, crop, style
+        )
+    image, applied = apply_effects(image, rng, probabilities, strength, plate_height(corners, image))
     return PlateSample(image=image, text=text, kind=kind_name, layout=layout_name, family=fam.name,
                        corners=corners.astype(np.float32), tags=tuple(tags + applied))
+
+
+def _fit_crop(crop: np.ndarray, corners: np.ndarray, limit: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Trim a loose crop's margins to at most ``limit`` (h, w), keeping the plate; ValueError if the plate is larger."""
+    height, width = crop.shape[:2]
+    max_h, max_w = limit
+    if height <= max_h and width <= max_w:
+        return crop, corners
+    (qx0, qy0), (qx1, qy1) = np.floor(corners.min(axis=0)), np.ceil(corners.max(axis=0))
+    if qx1 - qx0 > max_w or qy1 - qy0 > max_h:
+        raise ValueError(f"a plate of {qx1 - qx0:.0f}x{qy1 - qy0:.0f} px does not fit a {max_w}x{max_h} window")
+    new_w, new_h = min(width, max_w), min(height, max_h)
+    x0 = int(np.clip((qx0 + qx1 - new_w) / 2, 0, width - new_w))
+    y0 = int(np.clip((qy0 + qy1 - new_h) / 2, 0, height - new_h))
+    return crop[y0 : y0 + new_h, x0 : x0 + new_w], corners - np.array([x0, y0], np.float32)
 
 
 def sample_scene(
@@ -427,13 +496,17 @@ def sample_scene(
     """A whole photo (``canvas`` = height, width): a loose plate crop pasted in a cluttered scene.
 
     Light, colour, sensor noise and JPEG apply to the whole photo; blur, glare and shadows to the
-    plate's surroundings. A ``none`` scene has no plate (``plate_box`` None). ``plate_width`` None
-    draws one log-uniformly in [60, min(400, 0.45 * canvas width)].
+    plate's surroundings (margins trimmed to fit the canvas). A ``none`` scene has no plate
+    (``plate_box`` None) but a sign, grille, road or noise patch where one could be. ``plate_width``
+    None draws one log-uniformly in [60, min(400, 0.45 * canvas width)].
+
+    Raises:
+        ValueError: the plate itself does not fit the canvas.
     """
     height, width = canvas
     fam, kind_name, chosen, layout_name = _resolve(rng, family, kind, layout, config)
     probabilities = _effects(fam, effects)
-    strength = rng.uniform(*fam.strength)
+    strength = rng.uniform(*(config.strength or fam.strength))
     image = _scene_background((height, width), rng)
     plate_w = plate_width if plate_width is not None else _log_uniform(rng, 60.0, min(400.0, 0.45 * width))
     local = {k: (0.0 if k in SCENE_WIDE else v) for k, v in probabilities.items()}
@@ -442,16 +515,23 @@ def sample_scene(
         crop, crop_corners, text, roll, tags = _render_crop(
             rng, fam, chosen, local, plate_w, max_tilt, tilt, glyphs, config, crop_mode="loose"
         )
-        crop, applied = apply_effects(crop, rng, local, strength)
-        tags += applied
-        ch, cw = crop.shape[:2]
-        if cw >= width or ch >= height:
-            raise ValueError(f"plate crop of {cw}x{ch} px does not fit a {width}x{height} canvas")
-        x0, y0 = int(rng.integers(0, width - cw)), int(rng.integers(0, height - ch))
-        image[y0 : y0 + ch, x0 : x0 + cw] = crop
+        crop, crop_corners = _fit_crop(crop, crop_corners, (height - 1, width - 1))
+    else:
+        # A sign, grille or patch of road where a plate could be: the no-plate scene's hard part.
+        glyph, glyph_tag = fam.glyphs(rng)
+        shape = (max(8, round(plate_w / rng.uniform(1.5, 5.0))), max(16, round(plate_w * rng.uniform(1.0, 1.5))))
+        crop, crop_corners, tags = _negative(rng, layout_name, shape, glyph), np.zeros((4, 2), np.float32), [glyph_tag]
+    crop, applied = apply_effects(crop, rng, local, strength, plate_height(crop_corners, crop))
+    tags += applied
+    ch, cw = crop.shape[:2]
+    if cw >= width or ch >= height:
+        raise ValueError(f"a crop of {cw}x{ch} px does not fit a {width}x{height} canvas")
+    x0, y0 = int(rng.integers(0, width - cw)), int(rng.integers(0, height - ch))
+    image[y0 : y0 + ch, x0 : x0 + cw] = crop
+    if chosen is not None:
         corners = crop_corners + np.array([x0, y0], np.float32)
         box = _corners_box(np.clip(corners, 0, [width, height]))
     scene = {k: (v if k in SCENE_WIDE else 0.0) for k, v in probabilities.items()}
-    image, applied = apply_effects(image, rng, scene, strength * 0.7, jpeg_quality=(50, 95))
+    image, applied = apply_effects(image, rng, scene, strength * 0.7, plate_height(corners, image), jpeg_quality=(50, 95))
     return PlateScene(image=image, text=text, kind=kind_name, layout=layout_name, family=fam.name, plate_box=box,
                       corners=corners.astype(np.float32), tilt=roll, tags=tuple(tags + applied))
