@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
 
 import config  # noqa: E402
 from plateocr.errors import PlateOCRError  # noqa: E402
-from plateocr.plategen import EFFECT_KEYS, GlyphBank, PlateSample, sample_plate  # noqa: E402
+from plateocr.plategen import EFFECT_KEYS, GenConfig, GlyphBank, PlateSample, sample_plate  # noqa: E402
 from plateocr.results import atomic_path  # noqa: E402
 
 log = logging.getLogger("contact_sheet")
@@ -73,7 +73,7 @@ def rows(glyphs: GlyphBank | None) -> list[Row]:
                                    style={"spacing": 0.02 + 0.06 * i, "char_height": 0.5 + 0.05 * i})),
         ("Chars74K glyphs", lambda r, i: sample_plate(
             r, family=family[i % 2], kind="spanish", effects=_clean(), glyphs=glyphs,
-            config=_config(chars74k_share=1.0))),
+            config=GenConfig(chars74k_share=1.0))),
         ("rotation -30 .. +30 deg", lambda r, i: sample_plate(r, family=family[i % 2], kind="spanish", effects=_clean(),
                                                               tilt=-30.0 + 10.0 * i)),
         ("perspective (yaw, pitch)",
@@ -105,12 +105,6 @@ def _effect_row(name: str) -> Callable[[np.random.Generator, int], PlateSample]:
     return lambda r, i: sample_plate(
         r, family=("truetype", "stroke")[i % 2], kind="spanish", effects=_clean(**{name: 1.0}, **(extra if i % 2 else {}))
     )
-
-
-def _config(**fields: float):  # type: ignore[no-untyped-def]
-    from plateocr.plategen import GenConfig
-
-    return GenConfig(**fields)  # type: ignore[arg-type]
 
 
 def _tile(sample: PlateSample, native: bool = False) -> np.ndarray:

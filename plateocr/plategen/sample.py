@@ -108,6 +108,9 @@ class GenConfig:
     plate_width: tuple[float, float] = (60.0, 320.0)
     strength: tuple[float, float] | None = None
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
         for name, weights, allowed in (("kind", self.kind_weights, KINDS), ("family", self.family_weights, tuple(FAMILIES))):
             unknown = set(weights) - set(allowed)
