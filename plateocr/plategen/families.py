@@ -139,26 +139,24 @@ def _stroke_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Gener
     )
 
 
+# Each family's degradation mix, side by side: effect -> (truetype probability, stroke probability).
+EFFECT_MIX: dict[str, tuple[float, float]] = {
+    # light, colour, optics, sensor, compression (plateocr.plategen.effects)
+    "lighting": (0.55, 0.35), "shadow": (0.2, 0.35), "glare": (0.12, 0.22), "cast": (0.2, 0.35),
+    "low_light": (0.12, 0.2), "defocus": (0.45, 0.2), "motion": (0.12, 0.35), "pixelate": (0.04, 0.25),
+    "sharpen": (0.08, 0.2), "noise": (0.6, 0.45), "salt_pepper": (0.0, 0.15), "jpeg": (0.75, 0.55),
+    # on the plate
+    "screws": (0.35, 0.25), "dirt": (0.25, 0.35), "holder": (0.25, 0.3),
+    # geometry: a large rotation (else a mild one), strong perspective, and the crop modes (else "normal")
+    "tilt": (0.45, 0.45), "perspective": (0.55, 0.55),
+    "crop_loose": (0.2, 0.25), "crop_tight": (0.2, 0.15), "crop_off_centre": (0.15, 0.2), "crop_clipped": (0.1, 0.12),
+}
+
 FAMILIES: dict[str, Family] = {
-    "truetype": Family(
-        name="truetype", style=_truetype_style, glyphs=truetype_glyphs, strength=(0.3, 1.0), chars74k_share=0.12,
-        effects={
-            "lighting": 0.55, "shadow": 0.2, "glare": 0.12, "cast": 0.2, "low_light": 0.12, "defocus": 0.45,
-            "motion": 0.12, "pixelate": 0.04, "sharpen": 0.08, "noise": 0.6, "salt_pepper": 0.0, "jpeg": 0.75,
-            "screws": 0.35, "dirt": 0.25, "holder": 0.25,
-            "tilt": 0.45, "perspective": 0.55,
-            "crop_loose": 0.2, "crop_tight": 0.2, "crop_off_centre": 0.15, "crop_clipped": 0.1,
-        },
-    ),
-    "stroke": Family(
-        name="stroke", style=_stroke_style, glyphs=hershey_glyphs, strength=(0.3, 1.0), chars74k_share=0.3,
-        effects={
-            "lighting": 0.35, "shadow": 0.35, "glare": 0.22, "cast": 0.35, "low_light": 0.2, "defocus": 0.2,
-            "motion": 0.35, "pixelate": 0.25, "sharpen": 0.2, "noise": 0.45, "salt_pepper": 0.15, "jpeg": 0.55,
-            "screws": 0.25, "dirt": 0.35, "holder": 0.3,
-            "tilt": 0.45, "perspective": 0.55,
-            "crop_loose": 0.25, "crop_tight": 0.15, "crop_off_centre": 0.2, "crop_clipped": 0.12,
-        },
-    ),
+    family.name: family
+    for family in (
+        Family("truetype", _truetype_style, truetype_glyphs, {k: v[0] for k, v in EFFECT_MIX.items()}, (0.3, 1.0), 0.12),
+        Family("stroke", _stroke_style, hershey_glyphs, {k: v[1] for k, v in EFFECT_MIX.items()}, (0.3, 1.0), 0.3),
+    )
 }
 STYLE_FAMILIES: tuple[str, ...] = tuple(FAMILIES)
