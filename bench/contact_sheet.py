@@ -54,46 +54,104 @@ def _clean(**effects: float) -> dict[str, float]:
 def rows(glyphs: GlyphBank | None) -> list[Row]:
     """The sheet's rows, top to bottom."""
     foreign = ("fr", "it", "de", "pt", "gb", "es_vowels", "fr")
-    squares = ("es_two_rows", "es_two_rows", "gb_two_rows", "fr_two_rows", "de_two_rows", "it_two_rows", "es_old_two_rows")
+    squares = (
+        "es_two_rows",
+        "es_two_rows",
+        "gb_two_rows",
+        "fr_two_rows",
+        "de_two_rows",
+        "it_two_rows",
+        "es_old_two_rows",
+    )
     crops = ("loose", "tight", "off_centre", "clipped", "loose", "off_centre", "clipped")
     family = ("truetype", "stroke")
     table: list[tuple[str, Callable[[np.random.Generator, int], PlateSample]]] = [
         ("Spanish NNNNAAA, truetype", lambda r, i: sample_plate(r, family="truetype", layout="es", effects=_clean())),
         ("Spanish NNNNAAA, stroke", lambda r, i: sample_plate(r, family="stroke", layout="es", effects=_clean())),
-        ("two-row squares (ES, GB, FR, DE, IT, old ES)",
-         lambda r, i: sample_plate(r, family=family[i % 2], layout=squares[i], effects=_clean())),
-        ("old provincial Spanish", lambda r, i: sample_plate(r, family=family[i % 2], layout="es_old", effects=_clean())),
-        ("FR, IT, DE, PT, GB, NNNN+vowels",
-         lambda r, i: sample_plate(r, family=family[i % 2], layout=foreign[i], effects=_clean())),
+        (
+            "two-row squares (ES, GB, FR, DE, IT, old ES)",
+            lambda r, i: sample_plate(r, family=family[i % 2], layout=squares[i], effects=_clean()),
+        ),
+        (
+            "old provincial Spanish",
+            lambda r, i: sample_plate(r, family=family[i % 2], layout="es_old", effects=_clean()),
+        ),
+        (
+            "FR, IT, DE, PT, GB, NNNN+vowels",
+            lambda r, i: sample_plate(r, family=family[i % 2], layout=foreign[i], effects=_clean()),
+        ),
         ("many TrueType faces", lambda r, i: sample_plate(r, family="truetype", layout="es", effects=_clean())),
-        ("stroke widths (erode .. dilate)",
-         lambda r, i: sample_plate(r, family=family[i % 2], layout="es", effects=_clean(), style={"stroke": i - 2})),
-        ("character spacing and size",
-         lambda r, i: sample_plate(r, family="truetype", layout="es", effects=_clean(),
-                                   style={"spacing": 0.02 + 0.06 * i, "char_height": 0.5 + 0.05 * i})),
-        ("Chars74K glyphs", lambda r, i: sample_plate(
-            r, family=family[i % 2], kind="spanish", effects=_clean(), glyphs=glyphs,
-            config=GenConfig(chars74k_share=1.0))),
-        ("rotation -30 .. +30 deg", lambda r, i: sample_plate(r, family=family[i % 2], kind="spanish", effects=_clean(),
-                                                              tilt=-30.0 + 10.0 * i)),
-        ("perspective (yaw, pitch)",
-         lambda r, i: sample_plate(r, family=family[i % 2], kind="spanish", effects=_clean(perspective=1.0), tilt=0.0)),
-        ("crops: loose, tight, off-centre, clipped",
-         lambda r, i: sample_plate(r, family=family[i % 2], kind="spanish", effects=_clean(), crop=crops[i])),
+        (
+            "stroke widths (erode .. dilate)",
+            lambda r, i: sample_plate(r, family=family[i % 2], layout="es", effects=_clean(), style={"stroke": i - 2}),
+        ),
+        (
+            "character spacing and size",
+            lambda r, i: sample_plate(
+                r,
+                family="truetype",
+                layout="es",
+                effects=_clean(),
+                style={"spacing": 0.02 + 0.06 * i, "char_height": 0.5 + 0.05 * i},
+            ),
+        ),
+        (
+            "Chars74K glyphs",
+            lambda r, i: sample_plate(
+                r,
+                family=family[i % 2],
+                kind="spanish",
+                effects=_clean(),
+                glyphs=glyphs,
+                config=GenConfig(chars74k_share=1.0),
+            ),
+        ),
+        (
+            "rotation -30 .. +30 deg",
+            lambda r, i: sample_plate(r, family=family[i % 2], kind="spanish", effects=_clean(), tilt=-30.0 + 10.0 * i),
+        ),
+        (
+            "perspective (yaw, pitch)",
+            lambda r, i: sample_plate(
+                r, family=family[i % 2], kind="spanish", effects=_clean(perspective=1.0), tilt=0.0
+            ),
+        ),
+        (
+            "crops: loose, tight, off-centre, clipped",
+            lambda r, i: sample_plate(r, family=family[i % 2], kind="spanish", effects=_clean(), crop=crops[i]),
+        ),
     ]
     for label, name in (
-        ("colour casts", "cast"), ("low light", "low_light"), ("glare", "glare"), ("shadows", "shadow"),
-        ("uneven light", "lighting"), ("motion blur", "motion"), ("defocus blur", "defocus"),
-        ("JPEG", "jpeg"), ("digital zoom, over-sharpening", "pixelate"), ("sensor noise, salt and pepper", "noise"),
-        ("dirt", "dirt"), ("screws", "screws"), ("plate holder + dealer lettering", "holder"),
+        ("colour casts", "cast"),
+        ("low light", "low_light"),
+        ("glare", "glare"),
+        ("shadows", "shadow"),
+        ("uneven light", "lighting"),
+        ("motion blur", "motion"),
+        ("defocus blur", "defocus"),
+        ("JPEG", "jpeg"),
+        ("digital zoom, over-sharpening", "pixelate"),
+        ("sensor noise, salt and pepper", "noise"),
+        ("dirt", "dirt"),
+        ("screws", "screws"),
+        ("plate holder + dealer lettering", "holder"),
     ):
         table.append((label, _effect_row(name)))
     table += [
-        ("plates 60 px wide (real size | enlarged)",
-         lambda r, i: sample_plate(r, family=family[i % 2], kind="spanish", plate_width=60.0, effects=_clean())),
-        ("no plate: bumper, grille, road, text, noise",
-         lambda r, i: sample_plate(r, family=family[i % 2], layout=("background", "grille", "road", "text", "noise", "text", "grille")[i])),
-        ("truetype family, everything on", lambda r, i: sample_plate(r, family="truetype", kind="spanish", glyphs=glyphs)),
+        (
+            "plates 60 px wide (real size | enlarged)",
+            lambda r, i: sample_plate(r, family=family[i % 2], kind="spanish", plate_width=60.0, effects=_clean()),
+        ),
+        (
+            "no plate: bumper, grille, road, text, noise",
+            lambda r, i: sample_plate(
+                r, family=family[i % 2], layout=("background", "grille", "road", "text", "noise", "text", "grille")[i]
+            ),
+        ),
+        (
+            "truetype family, everything on",
+            lambda r, i: sample_plate(r, family="truetype", kind="spanish", glyphs=glyphs),
+        ),
         ("stroke family, everything on", lambda r, i: sample_plate(r, family="stroke", kind="spanish", glyphs=glyphs)),
         ("mixed, default balance", lambda r, i: sample_plate(r, glyphs=glyphs)),
     ]
@@ -103,7 +161,10 @@ def rows(glyphs: GlyphBank | None) -> list[Row]:
 def _effect_row(name: str) -> Callable[[np.random.Generator, int], PlateSample]:
     extra = {"salt_pepper": 1.0} if name == "noise" else {"sharpen": 1.0} if name == "pixelate" else {}
     return lambda r, i: sample_plate(
-        r, family=("truetype", "stroke")[i % 2], kind="spanish", effects=_clean(**{name: 1.0}, **(extra if i % 2 else {}))
+        r,
+        family=("truetype", "stroke")[i % 2],
+        kind="spanish",
+        effects=_clean(**{name: 1.0}, **(extra if i % 2 else {})),
     )
 
 
@@ -113,7 +174,7 @@ def _tile(sample: PlateSample, native: bool = False) -> np.ndarray:
     image = sample.image
     h, w = image.shape[:2]
     if native:
-        small = image[: TILE_H, : TILE_W // 3]
+        small = image[:TILE_H, : TILE_W // 3]
         scale = min(TILE_H / h, (TILE_W - small.shape[1] - 6) / w)
         big = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_NEAREST)
         tile[: small.shape[0], : small.shape[1]] = small
@@ -123,7 +184,9 @@ def _tile(sample: PlateSample, native: bool = False) -> np.ndarray:
         fitted = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
         tile[: fitted.shape[0], : fitted.shape[1]] = fitted
     caption = sample.text or f"({sample.layout})"
-    cv2.putText(tile, f"{caption} {sample.family[0]}", (2, TILE_H + CAPTION_H - 3), cv2.FONT_HERSHEY_PLAIN, 0.9, (0, 0, 160), 1)
+    cv2.putText(
+        tile, f"{caption} {sample.family[0]}", (2, TILE_H + CAPTION_H - 3), cv2.FONT_HERSHEY_PLAIN, 0.9, (0, 0, 160), 1
+    )
     return tile
 
 
@@ -152,7 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "plate_synth_contact_sheet.png", help="PNG to write")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "docs" / "plate_synth_contact_sheet.png", help="PNG to write"
+    )
     parser.add_argument("--seed", type=int, default=2026, help="random seed")
     parser.add_argument("--data", type=Path, default=config.DATA_DIR, help="data folder holding chars74k/")
     parser.add_argument("--chars74k-limit", type=int, default=60, help="Chars74K crops loaded per class (0: all)")

@@ -14,7 +14,15 @@ import config
 from bench import testset
 from plateocr import plategen
 from plateocr.errors import DataError
-from plateocr.plategen import LAYOUTS, NEGATIVE_LAYOUTS, STYLE_FAMILIES, GenConfig, GlyphBank, sample_plate, sample_scene
+from plateocr.plategen import (
+    LAYOUTS,
+    NEGATIVE_LAYOUTS,
+    STYLE_FAMILIES,
+    GenConfig,
+    GlyphBank,
+    sample_plate,
+    sample_scene,
+)
 from plateocr.plategen.glyphs import MASK_HEIGHT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,8 +42,13 @@ def _midline_angle(corners: np.ndarray) -> float:
 
 
 def _same(a: plategen.PlateSample, b: plategen.PlateSample) -> bool:
-    return (np.array_equal(a.image, b.image) and a.text == b.text and a.layout == b.layout
-            and np.array_equal(a.corners, b.corners) and a.tags == b.tags)
+    return (
+        np.array_equal(a.image, b.image)
+        and a.text == b.text
+        and a.layout == b.layout
+        and np.array_equal(a.corners, b.corners)
+        and a.tags == b.tags
+    )
 
 
 def test_same_seed_same_samples_other_seed_other_samples(bank: GlyphBank) -> None:
@@ -94,9 +107,13 @@ def test_two_families_really_differ() -> None:
         for _ in range(25):
             sample = sample_plate(rng, family=family, layout="es", effects=CLEAN, tilt=0.0, plate_width=200.0)
             c = sample.corners
-            aspects[family].append(float(np.linalg.norm(c[1] - c[0]) + np.linalg.norm(c[2] - c[3]))
-                                   / float(np.linalg.norm(c[3] - c[0]) + np.linalg.norm(c[2] - c[1])))
-            sources[family] |= {tag.split(":")[0] for tag in sample.tags if ":" in tag and tag.split(":")[0] in ("font", "hershey")}
+            aspects[family].append(
+                float(np.linalg.norm(c[1] - c[0]) + np.linalg.norm(c[2] - c[3]))
+                / float(np.linalg.norm(c[3] - c[0]) + np.linalg.norm(c[2] - c[1]))
+            )
+            sources[family] |= {
+                tag.split(":")[0] for tag in sample.tags if ":" in tag and tag.split(":")[0] in ("font", "hershey")
+            }
     assert min(aspects["truetype"]) > 4.3 and max(aspects["stroke"]) < 4.5
     assert np.median(aspects["truetype"]) - np.median(aspects["stroke"]) > 0.5
     assert sources == {"truetype": {"font"}, "stroke": {"hershey"}}
@@ -118,7 +135,11 @@ def test_glyph_bank_loads_chars74k_and_its_glyphs_are_used(bank: GlyphBank, tmp_
 
 def test_default_chars74k_share_is_about_a_fifth(bank: GlyphBank) -> None:
     rng = np.random.default_rng(10)
-    plates = [s for s in (sample_plate(rng, glyphs=bank, effects=CLEAN, plate_width=70.0) for _ in range(400)) if s.kind != "none"]
+    plates = [
+        s
+        for s in (sample_plate(rng, glyphs=bank, effects=CLEAN, plate_width=70.0) for _ in range(400))
+        if s.kind != "none"
+    ]
     share = sum("chars74k" in s.tags for s in plates) / len(plates)
     assert 0.12 < share < 0.3
 
@@ -127,7 +148,11 @@ def test_default_chars74k_share_is_about_a_fifth(bank: GlyphBank) -> None:
 def test_tilt_stays_within_its_bound(max_tilt: float) -> None:
     rng = np.random.default_rng(12)
     angles = [
-        abs(_midline_angle(sample_plate(rng, kind="spanish", max_tilt=max_tilt, effects={"tilt": 1.0, "perspective": 1.0}).corners))
+        abs(
+            _midline_angle(
+                sample_plate(rng, kind="spanish", max_tilt=max_tilt, effects={"tilt": 1.0, "perspective": 1.0}).corners
+            )
+        )
         for _ in range(60)
     ]
     assert max(angles) <= max_tilt + 0.1
@@ -148,7 +173,11 @@ def test_crops_keep_the_plate_inside_unless_clipped() -> None:
         height, width = sample.image.shape[:2]
         assert np.all(sample.corners >= -0.5) and np.all(sample.corners <= [width + 0.5, height + 0.5])
     clipped = [sample_plate(rng, kind="spanish", crop="clipped", effects={"perspective": 0.0}) for _ in range(20)]
-    outside = [s for s in clipped if np.any(s.corners < -0.5) or np.any(s.corners > [s.image.shape[1] + 0.5, s.image.shape[0] + 0.5])]
+    outside = [
+        s
+        for s in clipped
+        if np.any(s.corners < -0.5) or np.any(s.corners > [s.image.shape[1] + 0.5, s.image.shape[0] + 0.5])
+    ]
     assert len(outside) == len(clipped)
 
 
@@ -162,11 +191,23 @@ def test_plate_width_is_the_output_width() -> None:
 
 def test_bad_arguments_are_refused() -> None:
     rng = np.random.default_rng(0)
-    for kwargs in ({"family": "nope"}, {"kind": "nope"}, {"layout": "nope"}, {"effects": {"nope": 1.0}}, {"crop": "nope"}):
+    for kwargs in (
+        {"family": "nope"},
+        {"kind": "nope"},
+        {"layout": "nope"},
+        {"effects": {"nope": 1.0}},
+        {"crop": "nope"},
+    ):
         with pytest.raises(ValueError):
             sample_plate(rng, **kwargs)  # type: ignore[arg-type]
-    for fields in ({"kind_weights": {"spanish": -1.0}}, {"family_weights": {"other": 1.0}}, {"two_row_share": 2.0},
-                   {"plate_width": (5.0, 10.0)}, {"chars74k_share": -0.1}, {"strength": (0.5, 0.1)}):
+    for fields in (
+        {"kind_weights": {"spanish": -1.0}},
+        {"family_weights": {"other": 1.0}},
+        {"two_row_share": 2.0},
+        {"plate_width": (5.0, 10.0)},
+        {"chars74k_share": -0.1},
+        {"strength": (0.5, 0.1)},
+    ):
         with pytest.raises(ValueError):
             GenConfig(**fields)  # type: ignore[arg-type]
 
@@ -208,13 +249,18 @@ def test_subsets_are_written_apart_named_and_labelled(tmp_path: Path) -> None:
         else:
             assert labels == sorted(Path(name).stem for name in images)
         if subset in ("tilted", "two_row"):
-            assert all(config.SPANISH_PLATE.match(row["truth"]) and row["file"] == row["truth"] + ".jpg" for row in rows)
+            assert all(
+                config.SPANISH_PLATE.match(row["truth"]) and row["file"] == row["truth"] + ".jpg" for row in rows
+            )
         if subset == "tilted":
             assert all(15.0 <= abs(float(row["tilt"])) <= 30.0 for row in rows)
         if subset == "two_row":
             assert {row["layout"] for row in rows} == {"es_two_rows"}
         if subset == "foreign":
-            assert all(row["kind"] in ("foreign", "spanish_old") and not config.SPANISH_PLATE.match(row["truth"]) for row in rows)
+            assert all(
+                row["kind"] in ("foreign", "spanish_old") and not config.SPANISH_PLATE.match(row["truth"])
+                for row in rows
+            )
     again = testset.write_subset(tmp_path / "again", "foreign", count=3, seed=7)
     assert (again / "images" / "0001.jpg").read_bytes() == (tmp_path / "foreign" / "images" / "0001.jpg").read_bytes()
 

@@ -25,7 +25,24 @@ from plateocr.plategen.sample import (
 from plateocr.plategen.texts import KINDS, LAYOUTS, PLATE_KINDS, Layout
 
 __all__ = [
-    "CROP_MODES", "DEFAULT_CONFIG", "EFFECT_KEYS", "EFFECT_NAMES", "FAMILIES", "FONT_FILES", "FONT_PACKAGES",
-    "KINDS", "LAYOUTS", "NEGATIVE_LAYOUTS", "PLATE_KINDS", "STYLE_FAMILIES", "GenConfig", "GlyphBank", "Layout",
-    "PlateSample", "PlateScene", "find_fonts", "sample_plate", "sample_scene",
+    "CROP_MODES",
+    "DEFAULT_CONFIG",
+    "EFFECT_KEYS",
+    "EFFECT_NAMES",
+    "FAMILIES",
+    "FONT_FILES",
+    "FONT_PACKAGES",
+    "KINDS",
+    "LAYOUTS",
+    "NEGATIVE_LAYOUTS",
+    "PLATE_KINDS",
+    "STYLE_FAMILIES",
+    "GenConfig",
+    "GlyphBank",
+    "Layout",
+    "PlateSample",
+    "PlateScene",
+    "find_fonts",
+    "sample_plate",
+    "sample_scene",
 ]

@@ -80,7 +80,9 @@ def _pixelate(image: np.ndarray, rng: np.random.Generator, strength: float) -> n
     """Digital zoom: down-sample by 1.5-3x and back up, nearest or linear."""
     height, width = image.shape[:2]
     factor = 1.0 + rng.uniform(0.5, 2.0) * strength
-    small = cv2.resize(image, (max(2, round(width / factor)), max(2, round(height / factor))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        image, (max(2, round(width / factor)), max(2, round(height / factor))), interpolation=cv2.INTER_AREA
+    )
     interpolation = cv2.INTER_NEAREST if rng.uniform() < 0.5 else cv2.INTER_LINEAR
     return cv2.resize(small, (width, height), interpolation=interpolation)
 
@@ -123,8 +125,12 @@ EFFECT_NAMES: tuple[str, ...] = tuple(name for name, _ in EFFECTS) + ("jpeg",)
 
 
 def apply_effects(
-    image: np.ndarray, rng: np.random.Generator, probabilities: Mapping[str, float], strength: float,
-    unit: float, jpeg_quality: tuple[int, int] = (20, 95),
+    image: np.ndarray,
+    rng: np.random.Generator,
+    probabilities: Mapping[str, float],
+    strength: float,
+    unit: float,
+    jpeg_quality: tuple[int, int] = (20, 95),
 ) -> tuple[np.ndarray, list[str]]:
     """Apply each effect with its probability, then JPEG; returns the uint8 crop and the effects applied.
 

@@ -25,8 +25,8 @@ from plateocr.plategen.render import (
     Colour,
     GlyphFn,
     Style,
-    jittered_colour,
     hershey_glyphs,
+    jittered_colour,
     truetype_glyphs,
 )
 from plateocr.plategen.texts import Layout
@@ -59,7 +59,9 @@ class Family:
     chars74k_share: float
 
 
-def _aspect(layout: Layout, rng: np.random.Generator, one_row: tuple[float, float], two_rows: tuple[float, float] | None) -> float:
+def _aspect(
+    layout: Layout, rng: np.random.Generator, one_row: tuple[float, float], two_rows: tuple[float, float] | None
+) -> float:
     if not layout.two_rows:
         return rng.uniform(*one_row)
     if two_rows is None:
@@ -83,7 +85,10 @@ def _truetype_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Gen
     if layout.country == "GB" and rng.uniform() < 0.5:
         paper = tuple(int(c) for c in np.clip(np.array(GB_YELLOW) + rng.integers(-15, 16, size=3), 0, 255))  # type: ignore[assignment]
     elif layout.kind == "spanish_old" and rng.uniform() < 0.25:
-        paper, ink = jittered_colour(rng, 5, 40, 4), jittered_colour(rng, 215, 250, 5)  # the black plates with white characters
+        paper, ink = (
+            jittered_colour(rng, 5, 40, 4),
+            jittered_colour(rng, 215, 250, 5),
+        )  # the black plates with white characters
     bands: list[Band] = []
     band_w = rng.uniform(0.07, 0.09) if not layout.two_rows else rng.uniform(0.1, 0.13)
     if layout.country and not (layout.country == "GB" and rng.uniform() < 0.4):
@@ -94,11 +99,21 @@ def _truetype_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Gen
             bands.append(right)
     return Style(
         aspect=_aspect(layout, rng, (ONE_ROW_ASPECT * 0.97, ONE_ROW_ASPECT * 1.03), None),
-        paper=paper, ink=ink, glyph=glyph, glyph_tag=tag, bands=tuple(bands),
-        border=int(rng.integers(1, 3)), border_colour=jittered_colour(rng, 0, 40, 3), radius=rng.uniform(0.03, 0.09),
-        char_height=rng.uniform(0.62, 0.78), spacing=rng.uniform(0.04, 0.2), gap=rng.uniform(0.2, 0.55),
-        digit_aspect=rng.uniform(0.45, 0.64), mono=bool(rng.uniform() < 0.3),
-        stroke=int(rng.choice([-2, -1, 0, 0, 0, 1, 2])), label_glyph=glyph,
+        paper=paper,
+        ink=ink,
+        glyph=glyph,
+        glyph_tag=tag,
+        bands=tuple(bands),
+        border=int(rng.integers(1, 3)),
+        border_colour=jittered_colour(rng, 0, 40, 3),
+        radius=rng.uniform(0.03, 0.09),
+        char_height=rng.uniform(0.62, 0.78),
+        spacing=rng.uniform(0.04, 0.2),
+        gap=rng.uniform(0.2, 0.55),
+        digit_aspect=rng.uniform(0.45, 0.64),
+        mono=bool(rng.uniform() < 0.3),
+        stroke=int(rng.choice([-2, -1, 0, 0, 0, 1, 2])),
+        label_glyph=glyph,
     )
 
 
@@ -131,31 +146,59 @@ def _stroke_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Gener
     hershey, _ = hershey_glyphs(rng)
     return Style(
         aspect=_aspect(layout, rng, (3.6, 4.4), (1.1, 1.45)),
-        paper=paper, ink=ink, glyph=glyph, glyph_tag=tag, bands=tuple(bands),
-        border=border, border_colour=jittered_colour(rng, 0, 90, 20), radius=rng.uniform(0.0, 0.03),
-        char_height=rng.uniform(0.55, 0.82), spacing=rng.uniform(0.0, 0.3), gap=rng.uniform(0.15, 0.8),
-        digit_aspect=rng.uniform(0.5, 0.75), mono=bool(rng.uniform() < 0.7),
-        stroke=int(rng.choice([-1, 0, 0, 1, 2, 3])), label_glyph=hershey, tags=tags,
+        paper=paper,
+        ink=ink,
+        glyph=glyph,
+        glyph_tag=tag,
+        bands=tuple(bands),
+        border=border,
+        border_colour=jittered_colour(rng, 0, 90, 20),
+        radius=rng.uniform(0.0, 0.03),
+        char_height=rng.uniform(0.55, 0.82),
+        spacing=rng.uniform(0.0, 0.3),
+        gap=rng.uniform(0.15, 0.8),
+        digit_aspect=rng.uniform(0.5, 0.75),
+        mono=bool(rng.uniform() < 0.7),
+        stroke=int(rng.choice([-1, 0, 0, 1, 2, 3])),
+        label_glyph=hershey,
+        tags=tags,
     )
 
 
 # Each family's degradation mix, side by side: effect -> (truetype probability, stroke probability).
 EFFECT_MIX: dict[str, tuple[float, float]] = {
     # light, colour, optics, sensor, compression (plateocr.plategen.effects)
-    "lighting": (0.55, 0.35), "shadow": (0.2, 0.35), "glare": (0.12, 0.22), "cast": (0.2, 0.35),
-    "low_light": (0.12, 0.2), "defocus": (0.45, 0.2), "motion": (0.12, 0.35), "pixelate": (0.04, 0.25),
-    "sharpen": (0.08, 0.2), "noise": (0.6, 0.45), "salt_pepper": (0.0, 0.15), "jpeg": (0.75, 0.55),
+    "lighting": (0.55, 0.35),
+    "shadow": (0.2, 0.35),
+    "glare": (0.12, 0.22),
+    "cast": (0.2, 0.35),
+    "low_light": (0.12, 0.2),
+    "defocus": (0.45, 0.2),
+    "motion": (0.12, 0.35),
+    "pixelate": (0.04, 0.25),
+    "sharpen": (0.08, 0.2),
+    "noise": (0.6, 0.45),
+    "salt_pepper": (0.0, 0.15),
+    "jpeg": (0.75, 0.55),
     # on the plate
-    "screws": (0.35, 0.25), "dirt": (0.25, 0.35), "holder": (0.25, 0.3),
+    "screws": (0.35, 0.25),
+    "dirt": (0.25, 0.35),
+    "holder": (0.25, 0.3),
     # geometry: a large rotation (else a mild one), strong perspective, and the crop modes (else "normal")
-    "tilt": (0.45, 0.45), "perspective": (0.55, 0.55),
-    "crop_loose": (0.2, 0.25), "crop_tight": (0.2, 0.15), "crop_off_centre": (0.15, 0.2), "crop_clipped": (0.1, 0.12),
+    "tilt": (0.45, 0.45),
+    "perspective": (0.55, 0.55),
+    "crop_loose": (0.2, 0.25),
+    "crop_tight": (0.2, 0.15),
+    "crop_off_centre": (0.15, 0.2),
+    "crop_clipped": (0.1, 0.12),
 }
 
 FAMILIES: dict[str, Family] = {
     family.name: family
     for family in (
-        Family("truetype", _truetype_style, truetype_glyphs, {k: v[0] for k, v in EFFECT_MIX.items()}, (0.3, 1.0), 0.12),
+        Family(
+            "truetype", _truetype_style, truetype_glyphs, {k: v[0] for k, v in EFFECT_MIX.items()}, (0.3, 1.0), 0.12
+        ),
         Family("stroke", _stroke_style, hershey_glyphs, {k: v[1] for k, v in EFFECT_MIX.items()}, (0.3, 1.0), 0.3),
     )
 }

@@ -28,9 +28,35 @@ EU_YELLOW = (0, 204, 255)
 PT_YELLOW = (0, 200, 250)
 GB_YELLOW = (20, 205, 250)
 DEALER_WORDS: tuple[str, ...] = (
-    "AUTOS", "MOTOR", "GARAJE", "TALLERES", "CONCESIONARIO", "AUTOMOCION", "MADRID", "SEVILLA",
-    "VALENCIA", "BARCELONA", "MALAGA", "BILBAO", "SEAT", "RENAULT", "PEUGEOT", "FORD", "TOYOTA",
-    "CITROEN", "OPEL", "KIA", "DACIA", "MOTORS", "CARS", "SERVICE", "WWW", "COM", "ES", "TEL", "S.L.",
+    "AUTOS",
+    "MOTOR",
+    "GARAJE",
+    "TALLERES",
+    "CONCESIONARIO",
+    "AUTOMOCION",
+    "MADRID",
+    "SEVILLA",
+    "VALENCIA",
+    "BARCELONA",
+    "MALAGA",
+    "BILBAO",
+    "SEAT",
+    "RENAULT",
+    "PEUGEOT",
+    "FORD",
+    "TOYOTA",
+    "CITROEN",
+    "OPEL",
+    "KIA",
+    "DACIA",
+    "MOTORS",
+    "CARS",
+    "SERVICE",
+    "WWW",
+    "COM",
+    "ES",
+    "TEL",
+    "S.L.",
 )
 
 
@@ -106,8 +132,13 @@ def _paste(canvas: np.ndarray, mask: np.ndarray, x: int, y: int) -> None:
 
 
 def draw_row(
-    canvas: np.ndarray, parts: tuple[str, ...], glyph: GlyphFn, box: tuple[float, float, float, float],
-    char_h: float, style: Style, rng: np.random.Generator,
+    canvas: np.ndarray,
+    parts: tuple[str, ...],
+    glyph: GlyphFn,
+    box: tuple[float, float, float, float],
+    char_h: float,
+    style: Style,
+    rng: np.random.Generator,
 ) -> tuple[list[tuple[int, int, int, int]], list[tuple[float, float, float]]]:
     """Draw one row of groups into the ink mask ``canvas``, centred in ``box`` (x0, y0, x1, y1).
 
@@ -151,11 +182,18 @@ def draw_row(
     for kind, centre, width in marks:
         if kind == DASH:
             bar_w, bar_h = max(2, round(width * 0.5)), max(1, round(height * 0.1))
-            cv2.rectangle(canvas, (round(centre - bar_w / 2), top + height // 2 - bar_h // 2),
-                          (round(centre + bar_w / 2), top + height // 2 + (bar_h + 1) // 2 - 1), 255, -1)
+            cv2.rectangle(
+                canvas,
+                (round(centre - bar_w / 2), top + height // 2 - bar_h // 2),
+                (round(centre + bar_w / 2), top + height // 2 + (bar_h + 1) // 2 - 1),
+                255,
+                -1,
+            )
         elif kind == DOT:
             dot = max(1, round(height * 0.1))
-            cv2.rectangle(canvas, (round(centre - dot / 2), top + height - dot), (round(centre + dot / 2), top + height), 255, -1)
+            cv2.rectangle(
+                canvas, (round(centre - dot / 2), top + height - dot), (round(centre + dot / 2), top + height), 255, -1
+            )
     return boxes, marks
 
 
@@ -174,13 +212,22 @@ def _draw_band(image: np.ndarray, band: Band, style: Style, rng: np.random.Gener
                 star = np.array(_star_polygon(px, py, max(1.0, radius * 0.22)), np.float32)
                 cv2.fillPoly(image, [np.round(star * 4).astype(np.int32)], EU_YELLOW, cv2.LINE_AA, shift=2)
             else:
-                cv2.circle(image, (round(px * 4), round(py * 4)), max(2, round(radius * 0.6)), EU_YELLOW, -1, cv2.LINE_AA, 2)
+                cv2.circle(
+                    image, (round(px * 4), round(py * 4)), max(2, round(radius * 0.6)), EU_YELLOW, -1, cv2.LINE_AA, 2
+                )
     if band.label:
         mask = np.zeros((height, band_w), np.uint8)
         label_h = max(3, round(min(height * 0.28, band_w * 0.75 / max(1, len(band.label)) / 0.6)))
         glyph = style.label_glyph or style.glyph
-        draw_row(mask, (band.label,), glyph, (band_w * 0.1, height * 0.55, band_w * 0.9, height * 0.95), label_h,
-                 Style(aspect=1, paper=(0, 0, 0), ink=(0, 0, 0), glyph=glyph, glyph_tag="", spacing=0.08), rng)
+        draw_row(
+            mask,
+            (band.label,),
+            glyph,
+            (band_w * 0.1, height * 0.55, band_w * 0.9, height * 0.95),
+            label_h,
+            Style(aspect=1, paper=(0, 0, 0), ink=(0, 0, 0), glyph=glyph, glyph_tag="", spacing=0.08),
+            rng,
+        )
         composite(image[:, x0 : x0 + band_w], mask, (255, 255, 255))
     return x0, x0 + band_w
 
@@ -215,8 +262,15 @@ def _screws(image: np.ndarray, spots: list[tuple[float, float]], radius: float, 
         if radius >= 2.5:
             angle = rng.uniform(0, math.pi)
             dx, dy = math.cos(angle) * r * 0.7, math.sin(angle) * r * 0.7
-            cv2.line(image, (round(centre[0] - dx), round(centre[1] - dy)), (round(centre[0] + dx), round(centre[1] + dy)),
-                     (40, 40, 40), max(1, round(radius * 0.3)), cv2.LINE_AA, 2)
+            cv2.line(
+                image,
+                (round(centre[0] - dx), round(centre[1] - dy)),
+                (round(centre[0] + dx), round(centre[1] + dy)),
+                (40, 40, 40),
+                max(1, round(radius * 0.3)),
+                cv2.LINE_AA,
+                2,
+            )
 
 
 def dealer_text(rng: np.random.Generator) -> str:
@@ -244,8 +298,15 @@ def _holder(
     mask = np.zeros(holder.shape[:2], np.uint8)
     text = dealer_text(rng)
     style = Style(aspect=1, paper=(0, 0, 0), ink=(0, 0, 0), glyph=glyph, glyph_tag="", spacing=0.12, gap=0.5)
-    draw_row(mask, tuple(word if word else GAP for word in _spaced(text)), glyph,
-             (side + width * 0.05, strip_y + wide * 0.15, side + width * 0.95, strip_y + wide * 0.85), wide * 0.6, style, rng)
+    draw_row(
+        mask,
+        tuple(word if word else GAP for word in _spaced(text)),
+        glyph,
+        (side + width * 0.05, strip_y + wide * 0.15, side + width * 0.95, strip_y + wide * 0.85),
+        wide * 0.6,
+        style,
+        rng,
+    )
     lettering = (235, 235, 235) if sum(frame_colour) < 300 else (20, 20, 20)
     if rng.uniform() < 0.2:
         lettering = (40, 180, 215)  # gold
@@ -263,7 +324,11 @@ def _spaced(text: str) -> list[str]:
 
 
 def draw_plate(
-    printed: Printed, layout: Layout, style: Style, width: int, rng: np.random.Generator,
+    printed: Printed,
+    layout: Layout,
+    style: Style,
+    width: int,
+    rng: np.random.Generator,
     extras: dict[str, float],
 ) -> DrawnPlate:
     """Draw ``printed`` on a plate ``width`` px wide in ``style``.
@@ -301,14 +366,20 @@ def draw_plate(
             cy = (row_box[1] + row_box[3]) / 2
             radius = max(1.0, min(mark_w * 0.35, char_h * 0.2))
             for dy, colour in ((-radius * 1.2, (60, 60, 200)), (radius * 1.2, (150, 90, 30))):
-                cv2.circle(image, (round(centre * 4), round((cy + dy) * 4)), round(radius * 4), colour, -1, cv2.LINE_AA, 2)
+                cv2.circle(
+                    image, (round(centre * 4), round((cy + dy) * 4)), round(radius * 4), colour, -1, cv2.LINE_AA, 2
+                )
     if style.border:
         thickness = max(1, round(style.border * height / 100))
         radius = style.radius * height
         _rounded_rectangle(image, thickness, radius, style.border_colour)
     if rng.uniform() < extras.get("screws", 0.0):
         gaps = [(centre, (row_box[1] + row_box[3]) / 2) for kind, centre, _, row_box in marks if kind == GAP]
-        spots = gaps[:2] if gaps and rng.uniform() < 0.5 else [(width * 0.12 + left * 0.5, height * 0.5), (width * 0.88, height * 0.5)]
+        spots = (
+            gaps[:2]
+            if gaps and rng.uniform() < 0.5
+            else [(width * 0.12 + left * 0.5, height * 0.5), (width * 0.88, height * 0.5)]
+        )
         _screws(image, spots, max(1.0, height * rng.uniform(0.04, 0.08)), rng)
         tags.append("screws")
     if rng.uniform() < extras.get("dirt", 0.0):
@@ -361,7 +432,9 @@ def hershey_glyphs(rng: np.random.Generator) -> tuple[GlyphFn, str]:
     face = glyphlib.HERSHEY_FACES[int(rng.integers(0, len(glyphlib.HERSHEY_FACES)))]
     thickness = glyphlib.HERSHEY_THICKNESS[int(rng.integers(0, len(glyphlib.HERSHEY_THICKNESS)))]
     italic = bool(rng.uniform() < 0.15)
-    return (lambda char: glyphlib.hershey_mask(face, thickness, italic, char)), f"hershey:{face}/{thickness}{'i' if italic else ''}"
+    return (
+        lambda char: glyphlib.hershey_mask(face, thickness, italic, char)
+    ), f"hershey:{face}/{thickness}{'i' if italic else ''}"
 
 
 def chars74k_glyphs(bank: glyphlib.GlyphBank, rng: np.random.Generator) -> tuple[GlyphFn, str]:

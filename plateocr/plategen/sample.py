@@ -17,12 +17,12 @@ from plateocr.plategen.glyphs import GlyphBank
 from plateocr.plategen.render import (
     GlyphFn,
     Style,
-    jittered_colour,
-    composite,
     chars74k_glyphs,
+    composite,
     dealer_text,
     draw_plate,
     draw_row,
+    jittered_colour,
 )
 from plateocr.plategen.texts import GAP, KINDS, LAYOUTS, Layout, layouts_of
 from plateocr.synth import Box, _corners_box, _scene_background, _smooth_field, _transform_points
@@ -112,10 +112,15 @@ class GenConfig:
         self.validate()
 
     def validate(self) -> None:
-        for name, weights, allowed in (("kind", self.kind_weights, KINDS), ("family", self.family_weights, tuple(FAMILIES))):
+        for name, weights, allowed in (
+            ("kind", self.kind_weights, KINDS),
+            ("family", self.family_weights, tuple(FAMILIES)),
+        ):
             unknown = set(weights) - set(allowed)
             if unknown or not weights or min(weights.values()) < 0 or sum(weights.values()) <= 0:
-                raise ValueError(f"bad {name} weights {dict(weights)}; names from {list(allowed)}, non-negative, not all 0")
+                raise ValueError(
+                    f"bad {name} weights {dict(weights)}; names from {list(allowed)}, non-negative, not all 0"
+                )
         if not 0.0 <= self.two_row_share <= 1.0:
             raise ValueError(f"two_row_share must be in [0, 1], got {self.two_row_share}")
         if self.chars74k_share is not None and not 0.0 <= self.chars74k_share <= 1.0:
@@ -166,7 +171,9 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
 
 
 def draw_tilt(
-    rng: np.random.Generator, probabilities: Mapping[str, float], max_tilt: float,
+    rng: np.random.Generator,
+    probabilities: Mapping[str, float],
+    max_tilt: float,
     tilt: float | tuple[float, float] | None = None,
 ) -> tuple[float, float, float]:
     """(roll, yaw, pitch) in degrees. ``tilt``: an exact roll, or a range of its magnitude (random sign)."""
@@ -184,7 +191,12 @@ def draw_tilt(
 
 
 def plate_homography(
-    corners: np.ndarray, size: tuple[int, int], plate_width: float, roll: float, yaw: float, pitch: float,
+    corners: np.ndarray,
+    size: tuple[int, int],
+    plate_width: float,
+    roll: float,
+    yaw: float,
+    pitch: float,
     focal: float,
 ) -> np.ndarray:
     """The homography taking a drawn plate image (``size`` = w, h) to a view in which the plate,
@@ -266,8 +278,15 @@ def _quad(box: tuple[float, float, float, float]) -> np.ndarray:
 
 # Car paint, BGR: white, black, greys and silver, then blue, red, green, beige; the rest is any colour.
 CAR_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (235, 235, 235), (25, 25, 25), (90, 90, 90), (150, 150, 150), (190, 190, 185), (130, 60, 20),
-    (30, 30, 160), (40, 90, 40), (150, 190, 210),
+    (235, 235, 235),
+    (25, 25, 25),
+    (90, 90, 90),
+    (150, 150, 150),
+    (190, 190, 185),
+    (130, 60, 20),
+    (30, 30, 160),
+    (40, 90, 40),
+    (150, 190, 210),
 )
 
 
@@ -289,13 +308,27 @@ def surround(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     if rng.uniform() < 0.5:  # a body or bumper edge across the crop
         y = int(rng.integers(0, height))
         tilt = int(rng.integers(-height // 4 - 1, height // 4 + 1))
-        cv2.line(canvas, (0, y), (width, y + tilt), jittered_colour(rng, 0, 256, 40), max(1, int(unit * rng.uniform(0.01, 0.06))))
+        cv2.line(
+            canvas,
+            (0, y),
+            (width, y + tilt),
+            jittered_colour(rng, 0, 256, 40),
+            max(1, int(unit * rng.uniform(0.01, 0.06))),
+        )
     if rng.uniform() < 0.3:  # grille bars
         _stripes(canvas, rng)
     if rng.uniform() < 0.25:  # a light or a badge
         centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
-        cv2.ellipse(canvas, centre, (max(1, int(unit * rng.uniform(0.03, 0.2))), max(1, int(unit * rng.uniform(0.02, 0.1)))),
-                    float(rng.uniform(0, 180)), 0, 360, jittered_colour(rng, 0, 256, 60), -1)
+        cv2.ellipse(
+            canvas,
+            centre,
+            (max(1, int(unit * rng.uniform(0.03, 0.2))), max(1, int(unit * rng.uniform(0.02, 0.1)))),
+            float(rng.uniform(0, 180)),
+            0,
+            360,
+            jittered_colour(rng, 0, 256, 60),
+            -1,
+        )
     return canvas
 
 
@@ -312,6 +345,13 @@ def _stripes(canvas: np.ndarray, rng: np.random.Generator) -> None:
             canvas[:, x : x + bar] = colour
 
 
+def _negative_crop(rng: np.random.Generator, fam: Family, layout: str, width: float) -> tuple[np.ndarray, list[str]]:
+    """A no-plate crop about as large as a plate ``width`` px wide would give, and its tags."""
+    glyph, glyph_tag = fam.glyphs(rng)
+    shape = (max(8, round(width / rng.uniform(1.5, 5.0))), max(16, round(width * rng.uniform(1.0, 1.5))))
+    return _negative(rng, layout, shape, glyph), [glyph_tag]
+
+
 def _negative(rng: np.random.Generator, layout: str, shape: tuple[int, int], glyph: GlyphFn) -> np.ndarray:
     """A crop with no plate in it (uint8 BGR)."""
     height, width = shape
@@ -320,15 +360,22 @@ def _negative(rng: np.random.Generator, layout: str, shape: tuple[int, int], gly
         noise = rng.integers(0, 256, size=(*cells, 3), dtype=np.uint8)
         if rng.uniform() < 0.5:
             noise[:] = noise[..., :1]
-        return cv2.resize(noise, (width, height), interpolation=cv2.INTER_NEAREST if rng.uniform() < 0.5 else cv2.INTER_LINEAR)
+        return cv2.resize(
+            noise, (width, height), interpolation=cv2.INTER_NEAREST if rng.uniform() < 0.5 else cv2.INTER_LINEAR
+        )
     if layout == "road":
         grey = np.full((height, width, 3), int(rng.integers(50, 140)), np.uint8)
         grain = rng.normal(0, rng.uniform(5, 25), size=(height, width, 1)).astype(np.float32)
         canvas = np.clip(grey + grain, 0, 255).astype(np.uint8)
         if rng.uniform() < 0.7:
             x = int(rng.integers(0, width))
-            cv2.line(canvas, (x, 0), (x + int(rng.integers(-width // 2 - 1, width // 2 + 1)), height),
-                     jittered_colour(rng, 180, 250, 10), max(1, int(width * rng.uniform(0.03, 0.1))))
+            cv2.line(
+                canvas,
+                (x, 0),
+                (x + int(rng.integers(-width // 2 - 1, width // 2 + 1)), height),
+                jittered_colour(rng, 180, 250, 10),
+                max(1, int(width * rng.uniform(0.03, 0.1))),
+            )
         return canvas
     canvas = surround(shape, rng)
     if layout == "grille":
@@ -344,7 +391,9 @@ def _negative(rng: np.random.Generator, layout: str, shape: tuple[int, int], gly
         for word in words:
             parts += ([GAP] if parts else []) + [word]
         style = Style(aspect=1, paper=(0, 0, 0), ink=(0, 0, 0), glyph=glyph, glyph_tag="", spacing=0.1, gap=0.5)
-        draw_row(mask, tuple(parts), glyph, (x0 + 2, y0 + 1, x1 - 2, y1 - 1), (y1 - y0) * rng.uniform(0.35, 0.7), style, rng)
+        draw_row(
+            mask, tuple(parts), glyph, (x0 + 2, y0 + 1, x1 - 2, y1 - 1), (y1 - y0) * rng.uniform(0.35, 0.7), style, rng
+        )
         composite(canvas, mask, jittered_colour(rng, 0, 90, 30))
     return canvas
 
@@ -354,14 +403,18 @@ def _negative(rng: np.random.Generator, layout: str, shape: tuple[int, int], gly
 # --------------------------------------------------------------------------------------------
 
 
-def _glyph_source(family: Family, rng: np.random.Generator, glyphs: GlyphBank | None, share: float | None) -> tuple[GlyphFn, str]:
+def _glyph_source(
+    family: Family, rng: np.random.Generator, glyphs: GlyphBank | None, share: float | None
+) -> tuple[GlyphFn, str]:
     chars74k = rng.uniform() < (family.chars74k_share if share is None else share)
     if glyphs is not None and chars74k:
         return chars74k_glyphs(glyphs, rng)
     return family.glyphs(rng)
 
 
-def _resolve(rng: np.random.Generator, family: str | None, kind: str | None, layout: str | None, cfg: GenConfig) -> tuple[Family, str, Layout | None, str]:
+def _resolve(
+    rng: np.random.Generator, family: str | None, kind: str | None, layout: str | None, cfg: GenConfig
+) -> tuple[Family, str, Layout | None, str]:
     family_name = family if family is not None else _choose(rng, cfg.family_weights)
     if family_name not in FAMILIES:
         raise ValueError(f"unknown style family {family_name!r}; choose from {list(FAMILIES)}")
@@ -382,9 +435,17 @@ def _resolve(rng: np.random.Generator, family: str | None, kind: str | None, lay
 
 
 def _render_crop(
-    rng: np.random.Generator, fam: Family, layout: Layout, probabilities: Mapping[str, float], plate_width: float,
-    max_tilt: float, tilt: float | tuple[float, float] | None, glyphs: GlyphBank | None, cfg: GenConfig,
-    crop_mode: str | None = None, style_overrides: Mapping[str, Any] | None = None,
+    rng: np.random.Generator,
+    fam: Family,
+    layout: Layout,
+    probabilities: Mapping[str, float],
+    plate_width: float,
+    max_tilt: float,
+    tilt: float | tuple[float, float] | None,
+    glyphs: GlyphBank | None,
+    cfg: GenConfig,
+    crop_mode: str | None = None,
+    style_overrides: Mapping[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, str, float, list[str]]:
     """The clean crop around a drawn plate: (crop uint8, corners, text, roll, tags)."""
     glyph, glyph_tag = _glyph_source(fam, rng, glyphs, cfg.chars74k_share)
@@ -395,8 +456,15 @@ def _render_crop(
     draw_width = int(round(np.clip(plate_width * rng.uniform(1.0, 1.3), 40, 480)))
     drawn = draw_plate(printed, layout, style, draw_width, rng, probabilities)
     roll, yaw, pitch = draw_tilt(rng, probabilities, max_tilt, tilt)
-    matrix = plate_homography(drawn.corners, (drawn.image.shape[1], drawn.image.shape[0]), plate_width, roll, yaw, pitch,
-                              _log_uniform(rng, 0.8, 4.0))
+    matrix = plate_homography(
+        drawn.corners,
+        (drawn.image.shape[1], drawn.image.shape[0]),
+        plate_width,
+        roll,
+        yaw,
+        pitch,
+        _log_uniform(rng, 0.8, 4.0),
+    )
     corners = _transform_points(drawn.corners, matrix)
     text_quad = _transform_points(_quad(drawn.text_box), matrix)
     if crop_mode is None:
@@ -410,8 +478,14 @@ def _render_crop(
     width, height = max(8, math.ceil(x1) - x0), max(8, math.ceil(y1) - y0)
     shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
     crop = surround((height, width), rng)
-    cv2.warpPerspective(drawn.image, shift @ matrix, (width, height), dst=crop, flags=cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_TRANSPARENT)
+    cv2.warpPerspective(
+        drawn.image,
+        shift @ matrix,
+        (width, height),
+        dst=crop,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_TRANSPARENT,
+    )
     tags = [f"crop:{crop_mode}", f"roll:{roll:.1f}", f"yaw:{yaw:.0f}", f"pitch:{pitch:.0f}", *drawn.tags]
     return crop, corners - np.array([x0, y0], np.float32), printed.text, roll, tags
 
@@ -454,17 +528,22 @@ def sample_plate(
     width = plate_width if plate_width is not None else _log_uniform(rng, *config.plate_width)
     strength = rng.uniform(*(config.strength or fam.strength))
     if chosen is None:
-        glyph, glyph_tag = fam.glyphs(rng)
-        shape = (max(8, round(width / rng.uniform(1.5, 5.0))), max(16, round(width * rng.uniform(1.0, 1.5))))
-        image = _negative(rng, layout_name, shape, glyph)
-        text, corners, tags = "", np.zeros((4, 2), np.float32), [glyph_tag]
+        image, tags = _negative_crop(rng, fam, layout_name, width)
+        text, corners = "", np.zeros((4, 2), np.float32)
     else:
         image, corners, text, _, tags = _render_crop(
             rng, fam, chosen, probabilities, width, max_tilt, tilt, glyphs, config, crop, style
         )
     image, applied = apply_effects(image, rng, probabilities, strength, plate_height(corners, image))
-    return PlateSample(image=image, text=text, kind=kind_name, layout=layout_name, family=fam.name,
-                       corners=corners.astype(np.float32), tags=tuple(tags + applied))
+    return PlateSample(
+        image=image,
+        text=text,
+        kind=kind_name,
+        layout=layout_name,
+        family=fam.name,
+        corners=corners.astype(np.float32),
+        tags=tuple(tags + applied),
+    )
 
 
 def _fit_crop(crop: np.ndarray, corners: np.ndarray, limit: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -521,9 +600,8 @@ def sample_scene(
         crop, crop_corners = _fit_crop(crop, crop_corners, (height - 1, width - 1))
     else:
         # A sign, grille or patch of road where a plate could be: the no-plate scene's hard part.
-        glyph, glyph_tag = fam.glyphs(rng)
-        shape = (max(8, round(plate_w / rng.uniform(1.5, 5.0))), max(16, round(plate_w * rng.uniform(1.0, 1.5))))
-        crop, crop_corners, tags = _negative(rng, layout_name, shape, glyph), np.zeros((4, 2), np.float32), [glyph_tag]
+        crop, tags = _negative_crop(rng, fam, layout_name, plate_w)
+        crop_corners = np.zeros((4, 2), np.float32)
     crop, applied = apply_effects(crop, rng, local, strength, plate_height(crop_corners, crop))
     tags += applied
     ch, cw = crop.shape[:2]
@@ -535,6 +613,17 @@ def sample_scene(
         corners = crop_corners + np.array([x0, y0], np.float32)
         box = _corners_box(np.clip(corners, 0, [width, height]))
     scene = {k: (v if k in SCENE_WIDE else 0.0) for k, v in probabilities.items()}
-    image, applied = apply_effects(image, rng, scene, strength * 0.7, plate_height(corners, image), jpeg_quality=(50, 95))
-    return PlateScene(image=image, text=text, kind=kind_name, layout=layout_name, family=fam.name, plate_box=box,
-                      corners=corners.astype(np.float32), tilt=roll, tags=tuple(tags + applied))
+    image, applied = apply_effects(
+        image, rng, scene, strength * 0.7, plate_height(corners, image), jpeg_quality=(50, 95)
+    )
+    return PlateScene(
+        image=image,
+        text=text,
+        kind=kind_name,
+        layout=layout_name,
+        family=fam.name,
+        plate_box=box,
+        corners=corners.astype(np.float32),
+        tilt=roll,
+        tags=tuple(tags + applied),
+    )
