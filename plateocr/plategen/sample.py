@@ -535,15 +535,8 @@ def sample_plate(
             rng, fam, chosen, probabilities, width, max_tilt, tilt, glyphs, config, crop, style
         )
     image, applied = apply_effects(image, rng, probabilities, strength, plate_height(corners, image))
-    return PlateSample(
-        image=image,
-        text=text,
-        kind=kind_name,
-        layout=layout_name,
-        family=fam.name,
-        corners=corners.astype(np.float32),
-        tags=tuple(tags + applied),
-    )
+    labels = {"text": text, "kind": kind_name, "layout": layout_name, "family": fam.name, "tags": tuple(tags + applied)}
+    return PlateSample(image=image, corners=corners.astype(np.float32), **labels)
 
 
 def _fit_crop(crop: np.ndarray, corners: np.ndarray, limit: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -616,14 +609,5 @@ def sample_scene(
     image, applied = apply_effects(
         image, rng, scene, strength * 0.7, plate_height(corners, image), jpeg_quality=(50, 95)
     )
-    return PlateScene(
-        image=image,
-        text=text,
-        kind=kind_name,
-        layout=layout_name,
-        family=fam.name,
-        plate_box=box,
-        corners=corners.astype(np.float32),
-        tilt=roll,
-        tags=tuple(tags + applied),
-    )
+    labels = {"text": text, "kind": kind_name, "layout": layout_name, "family": fam.name, "tags": tuple(tags + applied)}
+    return PlateScene(image=image, plate_box=box, corners=corners.astype(np.float32), tilt=roll, **labels)
