@@ -46,9 +46,13 @@ test-fast: venv fonts
 
 SYNTH_TEST := data/synthetic_test
 
-# The generated test set (seed 2026; never used for training).
+# The generated test set (seed 2026; never used for training) and its subsets in their own folders
+# (tilted, two_row, foreign, none); the subsets' run rewrites the main set byte for byte.
 $(SYNTH_TEST)/manifest.csv: | venv fonts
 	$(BIN)/python bench/testset.py --out $(SYNTH_TEST) --count 200 --seed 2026
+
+$(SYNTH_TEST)/none/manifest.csv: | venv fonts
+	$(BIN)/python bench/testset.py --out $(SYNTH_TEST) --count 200 --seed 2026 --subsets all --subset-count 120
 
 # Benchmark-only peers: Debian's Tesseract and RapidOCR (models inside the wheel, no downloads at run time).
 bench-deps: venv
@@ -56,7 +60,7 @@ bench-deps: venv
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench.txt
 
 # Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, peers.
-bench: model bench-deps $(SYNTH_TEST)/manifest.csv
+bench: model bench-deps $(SYNTH_TEST)/manifest.csv $(SYNTH_TEST)/none/manifest.csv
 	$(BIN)/python bench/bench.py --model $(MODEL)
 	$(BIN)/python bench/jobs_bench.py --model $(MODEL) --repeat 3
 	$(BIN)/python bench/peers.py --model $(MODEL)

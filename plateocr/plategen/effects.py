@@ -79,7 +79,7 @@ def _motion(image: np.ndarray, rng: np.random.Generator, strength: float, unit: 
 def _pixelate(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     """Digital zoom: down-sample by 1.5-3x and back up, nearest or linear."""
     height, width = image.shape[:2]
-    factor = 1.0 + rng.uniform(0.5, 2.0) * strength
+    factor = 1.0 + rng.uniform(0.5, 1.5) * strength
     small = cv2.resize(
         image, (max(2, round(width / factor)), max(2, round(height / factor))), interpolation=cv2.INTER_AREA
     )
@@ -121,6 +121,10 @@ EFFECTS: tuple[tuple[str, Photometric | Scaled], ...] = (
     ("salt_pepper", _salt_pepper),
 )
 SCALED: frozenset[str] = frozenset({"glare", "defocus", "motion"})
+# Effects that each take much legibility away: at most MAX_HEAVY of them on one crop, so that a
+# label rarely names characters nobody could read.
+HEAVY: frozenset[str] = frozenset({"glare", "low_light", "defocus", "motion", "pixelate"})
+MAX_HEAVY = 2
 EFFECT_NAMES: tuple[str, ...] = tuple(name for name, _ in EFFECTS) + ("jpeg",)
 
 
@@ -137,9 +141,10 @@ def apply_effects(
     ``unit`` is the plate's height in pixels: blur and glare sizes follow it, not the crop's size.
     """
     out = image.astype(np.float32)
-    applied = []
+    applied: list[str] = []
     for name, effect in EFFECTS:
-        if rng.uniform() < probabilities.get(name, 0.0):
+        heavy = sum(done in HEAVY for done in applied)
+        if rng.uniform() < probabilities.get(name, 0.0) and not (name in HEAVY and heavy >= MAX_HEAVY):
             out = effect(out, rng, strength, unit) if name in SCALED else effect(out, rng, strength)  # type: ignore[call-arg]
             applied.append(name)
     crop = np.clip(out, 0, 255).astype(np.uint8)
