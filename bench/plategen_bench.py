@@ -64,7 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{'family':<10} {'kind':<12} {'wall ms':>8} {'CPU ms':>8}")
         for family in STYLE_FAMILIES:
             for kind in KINDS:
-                wall, cpu, _ = timed(functools.partial(sample_plate, rng, family=family, kind=kind, glyphs=bank), args.count)
+                wall, cpu, _ = timed(
+                    functools.partial(sample_plate, rng, family=family, kind=kind, glyphs=bank), args.count
+                )
                 print(f"{family:<10} {kind:<12} {wall:8.2f} {cpu:8.2f}")
         wall, cpu, samples = timed(lambda: sample_plate(rng, glyphs=bank), args.count)
         print(f"{'mixed':<10} {'default':<12} {wall:8.2f} {cpu:8.2f}   (the training mix, with Chars74K)")

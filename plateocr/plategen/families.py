@@ -27,6 +27,7 @@ from plateocr.plategen.render import (
     Style,
     hershey_glyphs,
     jittered_colour,
+    near_colour,
     truetype_glyphs,
 )
 from plateocr.plategen.texts import Layout
@@ -83,7 +84,7 @@ def _truetype_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Gen
     paper: Colour = jittered_colour(rng, 222, 253, 5)
     ink: Colour = jittered_colour(rng, 0, 45, 4)
     if layout.country == "GB" and rng.uniform() < 0.5:
-        paper = tuple(int(c) for c in np.clip(np.array(GB_YELLOW) + rng.integers(-15, 16, size=3), 0, 255))  # type: ignore[assignment]
+        paper = near_colour(GB_YELLOW, 15, rng)
     elif layout.kind == "spanish_old" and rng.uniform() < 0.25:
         paper, ink = (
             jittered_colour(rng, 5, 40, 4),
@@ -92,9 +93,9 @@ def _truetype_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Gen
     bands: list[Band] = []
     band_w = rng.uniform(0.07, 0.09) if not layout.two_rows else rng.uniform(0.1, 0.13)
     if layout.country and not (layout.country == "GB" and rng.uniform() < 0.4):
-        blue = tuple(int(c) for c in np.clip(np.array(EU_BLUE) + rng.integers(-20, 21, size=3), 0, 255))
-        bands.append(Band("left", band_w, blue, label=layout.country, ring="stars"))  # type: ignore[arg-type]
-        right = _right_band(layout, blue, band_w, rng)  # type: ignore[arg-type]
+        blue = near_colour(EU_BLUE, 20, rng)
+        bands.append(Band("left", band_w, blue, label=layout.country, ring="stars"))
+        right = _right_band(layout, blue, band_w, rng)
         if right is not None and not layout.two_rows:
             bands.append(right)
     return Style(
@@ -129,7 +130,7 @@ STROKE_BANDS: tuple[Colour, ...] = ((110, 40, 10), (90, 90, 0), (70, 30, 30), (1
 
 def _stroke_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Generator) -> Style:
     base, jitter = STROKE_PAPERS[int(rng.integers(0, len(STROKE_PAPERS)))]
-    paper: Colour = tuple(int(c) for c in np.clip(np.array(base) + rng.integers(-jitter, jitter + 1, size=3), 0, 255))  # type: ignore[assignment]
+    paper = near_colour(base, jitter, rng)
     ink: Colour = jittered_colour(rng, 10, 80, 25)
     tags: tuple[str, ...] = ()
     if rng.uniform() < 0.12:

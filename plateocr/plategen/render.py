@@ -113,8 +113,13 @@ class DrawnPlate:
 
 def jittered_colour(rng: np.random.Generator, low: int, high: int, jitter: int = 0) -> Colour:
     base = int(rng.integers(low, high))
-    b, g, r = (int(np.clip(base + j, 0, 255)) for j in rng.integers(-jitter, jitter + 1, size=3))
-    return (b, g, r)
+    return near_colour((base, base, base), jitter, rng)
+
+
+def near_colour(base: Colour, jitter: int, rng: np.random.Generator) -> Colour:
+    """``base`` with each channel moved by up to ``jitter`` levels."""
+    channels = np.clip(np.array(base) + rng.integers(-jitter, jitter + 1, size=3), 0, 255).tolist()
+    return (channels[0], channels[1], channels[2])
 
 
 def _fit_glyph(mask: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -234,10 +239,10 @@ def _draw_band(image: np.ndarray, band: Band, style: Style, rng: np.random.Gener
 
 def composite(image: np.ndarray, mask: np.ndarray, colour: Colour) -> None:
     """Blend ``colour`` into ``image`` through the uint8 ``mask``, in place (only where there is ink)."""
-    ys, xs = np.nonzero(mask)
-    if ys.size == 0:
+    x0, y0, w, h = cv2.boundingRect(mask)
+    if w == 0:
         return
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    x1, y1 = x0 + w, y0 + h
     region = image[y0:y1, x0:x1].astype(np.float32)
     alpha = mask[y0:y1, x0:x1, None].astype(np.float32) / 255.0
     image[y0:y1, x0:x1] = (region + (np.array(colour, np.float32) - region) * alpha + 0.5).astype(np.uint8)

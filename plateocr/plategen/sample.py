@@ -137,8 +137,8 @@ DEFAULT_CONFIG = GenConfig()
 
 def _choose(rng: np.random.Generator, weights: Mapping[str, float]) -> str:
     names = list(weights)
-    p = np.array([weights[n] for n in names], np.float64)
-    return names[int(rng.choice(len(names), p=p / p.sum()))]
+    bounds = np.cumsum([weights[n] for n in names])
+    return names[min(len(names) - 1, int(np.searchsorted(bounds, rng.uniform() * bounds[-1], side="right")))]
 
 
 def choose_layout(rng: np.random.Generator, kind: str, two_row_share: float) -> Layout:
