@@ -6,6 +6,17 @@ The pieces: :mod:`.texts` (formats), :mod:`.glyphs` (fonts, Hershey strokes, Cha
 :mod:`.render` (drawing a plate), :mod:`.families` (the two looks), :mod:`.effects` (light,
 optics, sensor), :mod:`.sample` (geometry, crops, negatives). ``plateocr.synth`` stays the
 character trainer's generator; this package reuses its pieces.
+
+Training on the fly::
+
+    bank = GlyphBank.load(config.DATA_DIR)          # once, ~5 s; omit it and no plate uses Chars74K
+    rng = np.random.default_rng(seed)                # one generator per worker (SeedSequence.spawn)
+    sample = sample_plate(rng, glyphs=bank)          # ~1.7 ms of CPU
+    sample.image, sample.text                        # BGR crop of any size, "" when there is no plate
+
+``GenConfig`` holds the balance knobs (kinds, families, two-row share, Chars74K share, plate
+widths, degradation strength); ``sample_plate(family="truetype")`` or
+``GenConfig(family_weights={"truetype": 1})`` trains on one family so the other measures transfer.
 """
 
 from plateocr.plategen.effects import EFFECT_NAMES

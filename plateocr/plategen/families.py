@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -80,16 +81,40 @@ def _right_band(layout: Layout, colour: Colour, width: float, rng: np.random.Gen
     return None
 
 
+# Each family's plate frame and lettering, side by side: Style field -> (truetype, stroke) ranges,
+# drawn uniformly; "border" in px per 100 px of plate height (0: none), "stroke" the erode/dilate step.
+LOOK_MIX: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "radius": ((0.03, 0.09), (0.0, 0.03)),
+    "char_height": ((0.62, 0.78), (0.55, 0.82)),
+    "spacing": ((0.04, 0.2), (0.0, 0.3)),
+    "gap": ((0.2, 0.55), (0.15, 0.8)),
+    "digit_aspect": ((0.45, 0.64), (0.5, 0.75)),
+}
+NO_BORDER = (0.0, 0.35)  # share of plates without a border
+BORDERS = ((1, 2), (2, 5))  # border widths drawn from, inclusive
+BORDER_INK = ((0, 40, 3), (0, 90, 20))  # border colour: grey level range and jitter
+MONOSPACED = (0.3, 0.7)  # share of plates with every character in a cell of one width
+STROKES: tuple[tuple[int, ...], ...] = ((-2, -1, 0, 0, 0, 1, 2), (-1, 0, 0, 1, 2, 3))
+
+
+def _look(column: int, rng: np.random.Generator) -> dict[str, Any]:
+    """A plate's frame and lettering drawn from family ``column`` of the tables above."""
+    look: dict[str, Any] = {name: rng.uniform(*ranges[column]) for name, ranges in LOOK_MIX.items()}
+    low, high = BORDERS[column]
+    look["border"] = 0 if rng.uniform() < NO_BORDER[column] else int(rng.integers(low, high + 1))
+    look["border_colour"] = jittered_colour(rng, *BORDER_INK[column])
+    look["mono"] = bool(rng.uniform() < MONOSPACED[column])
+    look["stroke"] = int(rng.choice(STROKES[column]))
+    return look
+
+
 def _truetype_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Generator) -> Style:
     paper: Colour = jittered_colour(rng, 222, 253, 5)
     ink: Colour = jittered_colour(rng, 0, 45, 4)
     if layout.country == "GB" and rng.uniform() < 0.5:
         paper = near_colour(GB_YELLOW, 15, rng)
-    elif layout.kind == "spanish_old" and rng.uniform() < 0.25:
-        paper, ink = (
-            jittered_colour(rng, 5, 40, 4),
-            jittered_colour(rng, 215, 250, 5),
-        )  # the black plates with white characters
+    elif layout.kind == "spanish_old" and rng.uniform() < 0.25:  # the black plates with white characters
+        paper, ink = jittered_colour(rng, 5, 40, 4), jittered_colour(rng, 215, 250, 5)
     bands: list[Band] = []
     band_w = rng.uniform(0.07, 0.09) if not layout.two_rows else rng.uniform(0.1, 0.13)
     if layout.country and not (layout.country == "GB" and rng.uniform() < 0.4):
@@ -98,24 +123,8 @@ def _truetype_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Gen
         right = _right_band(layout, blue, band_w, rng)
         if right is not None and not layout.two_rows:
             bands.append(right)
-    return Style(
-        aspect=_aspect(layout, rng, (ONE_ROW_ASPECT * 0.97, ONE_ROW_ASPECT * 1.03), None),
-        paper=paper,
-        ink=ink,
-        glyph=glyph,
-        glyph_tag=tag,
-        bands=tuple(bands),
-        border=int(rng.integers(1, 3)),
-        border_colour=jittered_colour(rng, 0, 40, 3),
-        radius=rng.uniform(0.03, 0.09),
-        char_height=rng.uniform(0.62, 0.78),
-        spacing=rng.uniform(0.04, 0.2),
-        gap=rng.uniform(0.2, 0.55),
-        digit_aspect=rng.uniform(0.45, 0.64),
-        mono=bool(rng.uniform() < 0.3),
-        stroke=int(rng.choice([-2, -1, 0, 0, 0, 1, 2])),
-        label_glyph=glyph,
-    )
+    aspect = _aspect(layout, rng, (ONE_ROW_ASPECT * 0.97, ONE_ROW_ASPECT * 1.03), None)
+    return Style(aspect, paper, ink, glyph, tag, tuple(bands), label_glyph=glyph, **_look(0, rng))
 
 
 # Paper palettes of the stroke family (BGR base colour, jitter): cream, light grey, pale yellow, pale blue-grey.
@@ -143,27 +152,9 @@ def _stroke_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Gener
         right = _right_band(layout, colour, width, rng)
         if right is not None and not layout.two_rows and rng.uniform() < 0.5:
             bands.append(right)
-    border = 0 if rng.uniform() < 0.35 else int(rng.integers(2, 6))
     hershey, _ = hershey_glyphs(rng)
-    return Style(
-        aspect=_aspect(layout, rng, (3.6, 4.4), (1.1, 1.45)),
-        paper=paper,
-        ink=ink,
-        glyph=glyph,
-        glyph_tag=tag,
-        bands=tuple(bands),
-        border=border,
-        border_colour=jittered_colour(rng, 0, 90, 20),
-        radius=rng.uniform(0.0, 0.03),
-        char_height=rng.uniform(0.55, 0.82),
-        spacing=rng.uniform(0.0, 0.3),
-        gap=rng.uniform(0.15, 0.8),
-        digit_aspect=rng.uniform(0.5, 0.75),
-        mono=bool(rng.uniform() < 0.7),
-        stroke=int(rng.choice([-1, 0, 0, 1, 2, 3])),
-        label_glyph=hershey,
-        tags=tags,
-    )
+    aspect = _aspect(layout, rng, (3.6, 4.4), (1.1, 1.45))
+    return Style(aspect, paper, ink, glyph, tag, tuple(bands), label_glyph=hershey, tags=tags, **_look(1, rng))
 
 
 # Each family's degradation mix, side by side: effect -> (truetype probability, stroke probability).
