@@ -7,6 +7,8 @@ PLATE_MODEL ?= models/plate_reader.h5
 STAMP  := $(VENV)/.installed
 # Debian fonts for the synthetic plates (kept equal to plateocr.synth.FONT_PACKAGES; a test checks).
 FONT_PACKAGES := fonts-opendin fonts-roboto-unhinted fonts-liberation fonts-urw-base35 fonts-dejavu-core
+# The whole-plate generator's extra faces (kept equal to plateocr.plategen.FONT_PACKAGES; a test checks).
+PLATEGEN_FONT_PACKAGES := fonts-roadgeek fonts-b612 fonts-ocr-b fonts-bebas-neue fonts-league-spartan fonts-cantarell fonts-go fonts-allerta fonts-play fonts-jura
 
 .PHONY: run venv fonts data model retrain test test-fast bench bench-deps check clean
 
@@ -23,9 +25,9 @@ $(STAMP): requirements.txt
 
 # Installs the fonts with apt-get (as root) only when one is missing.
 fonts:
-	@dpkg -s $(FONT_PACKAGES) >/dev/null 2>&1 || { \
-	  echo "installing fonts: $(FONT_PACKAGES)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(FONT_PACKAGES); }
+	@dpkg -s $(FONT_PACKAGES) $(PLATEGEN_FONT_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "installing fonts: $(FONT_PACKAGES) $(PLATEGEN_FONT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(FONT_PACKAGES) $(PLATEGEN_FONT_PACKAGES); }
 
 data: venv
 	$(BIN)/python prepare_data.py
@@ -47,9 +49,13 @@ test-fast: venv fonts
 
 SYNTH_TEST := data/synthetic_test
 
-# The generated test set (seed 2026; never used for training).
+# The generated test set (seed 2026; never used for training) and its subsets in their own folders
+# (tilted, two_row, foreign, none); the subsets' run rewrites the main set byte for byte.
 $(SYNTH_TEST)/manifest.csv: | venv fonts
 	$(BIN)/python bench/testset.py --out $(SYNTH_TEST) --count 200 --seed 2026
+
+$(SYNTH_TEST)/none/manifest.csv: | venv fonts
+	$(BIN)/python bench/testset.py --out $(SYNTH_TEST) --count 200 --seed 2026 --subsets all --subset-count 120
 
 # Benchmark-only peers: Debian's Tesseract and RapidOCR (models inside the wheel, no downloads at run time).
 bench-deps: venv
@@ -57,7 +63,7 @@ bench-deps: venv
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench.txt
 
 # Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, peers.
-bench: model bench-deps $(SYNTH_TEST)/manifest.csv
+bench: model bench-deps $(SYNTH_TEST)/manifest.csv $(SYNTH_TEST)/none/manifest.csv
 	$(BIN)/python bench/bench.py --model $(MODEL)
 	$(BIN)/python bench/jobs_bench.py --model $(MODEL) --repeat 3
 	$(BIN)/python bench/peers.py --model $(MODEL)
