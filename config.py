@@ -110,8 +110,8 @@ class PlateModelConfig:
 
     height: int = 64
     width: int = 128
-    # Fixed output positions: the longest plate text read (German and old Spanish plates reach 8).
-    slots: int = 9
+    # Fixed output positions: the longest plate text read (German plates reach 10 with an "E" suffix).
+    slots: int = 10
     alphabet: tuple[str, ...] = PLATE_ALPHABET
 
     @property
