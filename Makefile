@@ -3,21 +3,34 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 MODEL  ?= models/chars74k_cnn.h5
+# What reading loads: the model's ONNX export, written by training beside the .h5.
+ONNX   := $(basename $(MODEL)).onnx
+# A reading-only environment (no TensorFlow): `make venv-read`.
+READ_VENV ?= .venv-read
 STAMP  := $(VENV)/.installed
 # Debian fonts for the synthetic plates (kept equal to plateocr.synth.FONT_PACKAGES; a test checks).
 FONT_PACKAGES := fonts-opendin fonts-roboto-unhinted fonts-liberation fonts-urw-base35 fonts-dejavu-core
 
-.PHONY: run venv fonts data model retrain test test-fast bench bench-deps check clean
+.PHONY: run venv venv-read fonts data model retrain test test-fast bench bench-deps check clean
 
 run: model
 	$(BIN)/python recognize_plates.py --model $(MODEL)
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-read.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Enough to read plates with a trained model (.onnx + .json), for servers and workers.
+venv-read: $(READ_VENV)/.installed
+
+$(READ_VENV)/.installed: requirements-read.txt
+	test -x $(READ_VENV)/bin/python || $(PYTHON) -m venv $(READ_VENV)
+	$(READ_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(READ_VENV)/bin/python -m pip install --quiet -r requirements-read.txt
 	touch $@
 
 # Installs the fonts with apt-get (as root) only when one is missing.
@@ -29,9 +42,11 @@ fonts:
 data: venv
 	$(BIN)/python prepare_data.py
 
-# Trains only when no model exists; `make retrain` (or train_cnn.py) to force.
+# Trains only when no model exists; `make retrain` (or train_cnn.py) to force. A model trained
+# before reading went through ONNX Runtime (an .h5 without its .onnx) only gets its export.
 model: data fonts
 	test -f $(MODEL) || $(BIN)/python train_cnn.py --out $(MODEL)
+	test -f $(ONNX) || $(BIN)/python train_cnn.py --export-onnx $(MODEL)
 
 retrain: data fonts
 	$(BIN)/python train_cnn.py --out $(MODEL)
@@ -62,4 +77,4 @@ bench: model bench-deps $(SYNTH_TEST)/manifest.csv
 check: test
 
 clean:
-	rm -rf $(VENV) models LicenseResults.txt .pytest_cache
+	rm -rf $(VENV) $(READ_VENV) models LicenseResults.txt .pytest_cache
