@@ -114,6 +114,9 @@ class OnnxModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads or usable_cpus())
         options.inter_op_num_threads = 1
+        # Idle threads sleep instead of spinning: a spinning pool steals the cores that OpenCV (the
+        # filters, the localiser) and the other --jobs workers need between two model calls.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3  # errors only; they surface as exceptions anyway
         try:

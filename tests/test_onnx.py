@@ -190,6 +190,7 @@ def keras_reader(model: Path) -> PlateReader:
 
 
 def rounded(reading: object) -> tuple[str, float, tuple[float, ...]]:
+    """A reading (or an image's result) to compare: text, confidence and per-character probabilities to 4 decimals."""
     return reading.text, round(reading.confidence, 4), tuple(round(p, 4) for p in reading.char_probs)
 
 
