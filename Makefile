@@ -4,23 +4,37 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 MODEL  ?= models/chars74k_cnn.h5
 PLATE_MODEL ?= models/plate_reader.h5
+# What reading loads: each model's ONNX export, written by training beside the .h5.
+ONNX   := $(basename $(MODEL)).onnx
+PLATE_ONNX := $(basename $(PLATE_MODEL)).onnx
+# A reading-only environment (no TensorFlow): `make venv-read`.
+READ_VENV ?= .venv-read
 STAMP  := $(VENV)/.installed
 # Debian fonts for the synthetic plates (kept equal to plateocr.synth.FONT_PACKAGES; a test checks).
 FONT_PACKAGES := fonts-opendin fonts-roboto-unhinted fonts-liberation fonts-urw-base35 fonts-dejavu-core
 # The whole-plate generator's extra faces (kept equal to plateocr.plategen.FONT_PACKAGES; a test checks).
 PLATEGEN_FONT_PACKAGES := fonts-roadgeek fonts-b612 fonts-ocr-b fonts-bebas-neue fonts-league-spartan fonts-cantarell fonts-go fonts-allerta fonts-play fonts-jura
 
-.PHONY: run venv fonts data model retrain test test-fast bench bench-deps check clean
+.PHONY: run venv venv-read fonts data model retrain test test-fast bench bench-deps check clean
 
 run: model
 	$(BIN)/python recognize_plates.py --model $(MODEL) --plate-model $(PLATE_MODEL)
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-read.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# Enough to read plates with a trained model (.onnx + .json), for servers and workers.
+venv-read: $(READ_VENV)/.installed
+
+$(READ_VENV)/.installed: requirements-read.txt
+	test -x $(READ_VENV)/bin/python || $(PYTHON) -m venv $(READ_VENV)
+	$(READ_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(READ_VENV)/bin/python -m pip install --quiet -r requirements-read.txt
 	touch $@
 
 # Installs the fonts with apt-get (as root) only when one is missing.
@@ -32,10 +46,14 @@ fonts:
 data: venv
 	$(BIN)/python prepare_data.py
 
-# Trains each default model only when it does not exist; `make retrain` (or the training scripts) to force.
+# Trains each default model only when it does not exist; `make retrain` (or the training scripts) to
+# force. A model trained before reading went through ONNX Runtime (an .h5 without its .onnx) only
+# gets its export. The Chars74K model comes first: the whole-plate model's calibration reads with it.
 model: data fonts
 	test -f $(MODEL) || $(BIN)/python train_cnn.py --out $(MODEL)
+	test -f $(ONNX) || $(BIN)/python train_cnn.py --export-onnx $(MODEL)
 	test -f $(PLATE_MODEL) || $(BIN)/python train_plate.py --out $(PLATE_MODEL)
+	test -f $(PLATE_ONNX) || $(BIN)/python train_plate.py --export-onnx $(PLATE_MODEL)
 
 retrain: data fonts
 	$(BIN)/python train_cnn.py --out $(MODEL)
@@ -62,13 +80,15 @@ bench-deps: venv
 	command -v tesseract >/dev/null || { apt-get update -qq && apt-get install -y -qq tesseract-ocr; }
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench.txt
 
-# Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, peers.
-bench: model bench-deps $(SYNTH_TEST)/manifest.csv $(SYNTH_TEST)/none/manifest.csv
+# Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, ONNX Runtime vs Keras,
+# peers, and how far the readings can be trusted (bench/trust.py).
+bench: model bench-deps venv-read $(SYNTH_TEST)/manifest.csv $(SYNTH_TEST)/none/manifest.csv
 	$(BIN)/python bench/bench.py --model $(MODEL)
 	$(BIN)/python bench/jobs_bench.py --model $(MODEL) --repeat 3
+	$(BIN)/python bench/onnx_bench.py --model $(MODEL) --read-python $(READ_VENV)/bin/python
 	$(BIN)/python bench/peers.py --model $(MODEL)
 
 check: test
 
 clean:
-	rm -rf $(VENV) models LicenseResults.txt .pytest_cache
+	rm -rf $(VENV) $(READ_VENV) models LicenseResults.txt .pytest_cache

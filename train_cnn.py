@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train the character CNN on Chars74K and save it as an ``.h5`` model with a JSON sidecar."""
+"""Train the character CNN on Chars74K and save it as an ``.h5`` model, its ONNX export and a JSON sidecar."""
 
 from __future__ import annotations
 
@@ -33,6 +33,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-seconds", type=float, default=d.max_seconds, help="wall-clock budget (0: none)")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help="Adam learning rate")
     p.add_argument("--limit-per-class", type=int, default=None, help="use at most N images a class")
+    p.add_argument("--export-onnx", type=Path, default=None, metavar="MODEL",
+                   help="do not train: export an already trained .h5 to the .onnx beside it (what reading loads), "
+                        "checked against Keras on Chars74K crops from --data")
     add_verbosity(p)
     return p.parse_args(argv)
 
@@ -40,6 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args)
+    if args.export_onnx is not None:
+        return export_only(args.export_onnx, args.data)
     from dataclasses import replace
 
     from plateocr.train import train
@@ -66,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     except (PlateOCRError, ValueError) as exc:
         print(f"train_cnn: error: {exc}", file=sys.stderr)
         return EXIT_SETUP
+    from plateocr.onnxrt import onnx_path
     from plateocr.report import write_training_report
 
     try:
@@ -77,9 +83,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Validation accuracy (36 classes): {result.val_accuracy:.2%}")
     print("Worst classes: " + ", ".join(f"{c} {a:.0%}" for c, a in worst))
     print(f"Epochs run: {result.epochs_run}, training time: {result.seconds:.0f} s")
-    print(f"Saved {result.model_path} and {result.sidecar_path}")
+    print(f"Saved {result.model_path}, {onnx_path(result.model_path)} and {result.sidecar_path}")
     if report:
         print("Report: " + ", ".join(str(p) for p in report.values()))
+    return EXIT_OK
+
+
+def export_only(model: Path, data: Path) -> int:
+    """``--export-onnx``: the ONNX export of a model trained before reading went through ONNX Runtime."""
+    from plateocr.onnxrt import onnx_path
+    from plateocr.train import export_saved_model
+
+    try:
+        record = export_saved_model(model, data)
+    except PlateOCRError as exc:
+        print(f"train_cnn: error: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    print(f"Saved {onnx_path(model)} (max abs difference from Keras: {record['max_abs_diff']:.2g})")
     return EXIT_OK
 
 

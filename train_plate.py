@@ -33,9 +33,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--chars74k-share", type=float, default=d.chars74k_share,
                    help="share of plates whose characters are Chars74K glyphs")
     p.add_argument("--val-samples", type=int, default=d.val_samples, help="held-out plates validated on")
+    p.add_argument("--chars-model", type=Path, default=d.chars_model,
+                   help="Chars74K model used to calibrate the 'chars' and 'both' reader modes (skipped if missing)")
+    p.add_argument("--calibration-samples", type=int, default=d.calibration_samples,
+                   help="held-out plates read to calibrate the confidence (0: no calibration)")
     p.add_argument("--max-seconds", type=float, default=d.max_seconds,
                    help="stop after the epoch that passes this wall time (0: none; the model then depends "
                    "on the machine's speed)")
+    p.add_argument("--export-onnx", type=Path, metavar="MODEL",
+                   help="train nothing: export an already trained model to ONNX beside it (what reading loads)")
     add_verbosity(p)
     return p.parse_args(argv)
 
@@ -43,12 +49,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args)
-    from plateocr.platetrain import train_plate_reader
+    from plateocr.platetrain import export_saved_plate_model, train_plate_reader
 
+    if args.export_onnx is not None:
+        try:
+            record = export_saved_plate_model(args.export_onnx)
+        except (PlateOCRError, ValueError) as exc:
+            print(f"train_plate: error: {exc}", file=sys.stderr)
+            return EXIT_SETUP
+        print(f"Exported {args.export_onnx.with_suffix('.onnx')} (max abs difference from Keras {record['max_abs_diff']:.2g})")
+        return EXIT_OK
     cfg = PlateTrainConfig(
         data_dir=args.data, out=args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
         learning_rate=args.learning_rate, chars74k_share=args.chars74k_share, val_samples=args.val_samples,
-        max_seconds=args.max_seconds,
+        max_seconds=args.max_seconds, chars_model=args.chars_model, calibration_samples=args.calibration_samples,
     )
     try:
         cfg.validate()

@@ -127,15 +127,15 @@ def batching_gain(model: Path, images: Path, labels: Path) -> tuple[float, float
         per_image.append(reader.plate_crops(image, reader.candidates(image, path, labels)).crops)
     arrays = [preprocess_batch(c, reader.preprocess) for c in per_image]
     reader.predict(arrays[0])
-    reader.model.predict(arrays[0][:1], verbose=0)
+    reader.predict(arrays[0][:1])
     started = time.perf_counter()
     for x in arrays:
         reader.predict(x)
     batched = time.perf_counter() - started
     started = time.perf_counter()
     for x in arrays:
-        for one in x:  # the original: model.predict on each character, one at a time
-            reader.model.predict(one[None], verbose=0)
+        for one in x:  # as the original program did: one model call per character
+            reader.predict(one[None])
     single = time.perf_counter() - started
     return batched, single, sum(len(x) for x in arrays)
 

@@ -10,7 +10,6 @@ import contextlib
 import logging
 import logging.handlers
 import multiprocessing
-import os
 import signal
 import threading
 import time
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from config import RecognizeConfig
 from plateocr.cli import quieten_libraries
 from plateocr.errors import InputError, PlateOCRError
+from plateocr.onnxrt import usable_cpus
 
 if TYPE_CHECKING:
     from plateocr.recognize import ImageResult, PlateReader
@@ -43,10 +43,10 @@ class ReaderSpec:
             return reader
         return cls(reader.model_path, reader.cfg)
 
-    def load(self) -> PlateReader:
+    def load(self, threads: int | None = None) -> PlateReader:
         from plateocr.recognize import PlateReader
 
-        return PlateReader(self.model_path, self.cfg)
+        return PlateReader(self.model_path, self.cfg, threads)
 
 
 @dataclass(frozen=True)
@@ -150,14 +150,6 @@ def read_all(
     return _read_in_workers(ReaderSpec.of(reader), images, labels, names, jobs, outputs, on_result)
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
 def _read_in_workers(
     spec: ReaderSpec,
     images: Sequence[Path],
@@ -245,14 +237,7 @@ def _init_worker(spec: ReaderSpec, threads: int, queue: Any, level: int) -> None
         import cv2
 
         cv2.setNumThreads(threads)
-        from plateocr.tfimport import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
-        import tensorflow as tf
-
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-        _WORKER["reader"] = spec.load()
+        _WORKER["reader"] = spec.load(threads)
     except PlateOCRError as exc:
         _WORKER["error"] = exc  # raised by the first task, so the main process reports it
 

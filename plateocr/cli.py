@@ -33,7 +33,7 @@ def quieten_libraries(level: int) -> None:
     """
     verbose = level <= logging.DEBUG
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
-    for noisy in ("tensorflow", "h5py", "matplotlib", "PIL"):
+    for noisy in ("tensorflow", "tf2onnx", "h5py", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     # Keras warns through absl that HDF5 is a legacy format; .h5 is this product's chosen format.
     logging.getLogger("absl").setLevel(logging.DEBUG if verbose else logging.ERROR)

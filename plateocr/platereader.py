@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import numpy as np
 from config import PLATE_ALPHABET, PlateModelConfig
 from plateocr.calibrate import Platt
 from plateocr.errors import SetupError
-from plateocr.modelfiles import sidecar_path
+from plateocr.onnxrt import OnnxModel, onnx_path, sidecar_path
 from plateocr.platemodel import SlotReading, decode_slots, plate_inputs
 
 
@@ -63,42 +62,33 @@ class WholePlateReader:
 
     name = "plate"
 
-    def __init__(self, model_path: Path) -> None:
+    def __init__(self, model_path: Path, threads: int | None = None) -> None:
         self.model_path = Path(model_path)
-        if not self.model_path.is_file():
+        exported = onnx_path(self.model_path)
+        if not exported.is_file():
+            if self.model_path.is_file():
+                raise SetupError(
+                    f"{self.model_path}: no ONNX export beside it ({exported.name}); export it with "
+                    f"`python train_plate.py --export-onnx {self.model_path}` (or `make model`)"
+                )
             raise SetupError(
                 f"{self.model_path}: no whole-plate model found; train one with "
                 f"`python train_plate.py --out {self.model_path}` (or `make model`)"
             )
         self.cfg, self.temperature = load_plate_sidecar(self.model_path)
-        self._forward = _keras_forward(self.model_path, self.cfg)
+        self.model = OnnxModel(exported, threads)
+        expected_in, expected_out = (self.cfg.height, self.cfg.width, 1), (self.cfg.slots, len(self.cfg.alphabet))
+        if self.model.input_shape[1:] != expected_in or self.model.output_shape[1:] != expected_out:
+            raise SetupError(
+                f"{exported}: model shapes {self.model.input_shape} -> {self.model.output_shape} do not match its sidecar"
+            )
 
     def logits(self, crops: list[np.ndarray]) -> np.ndarray:
         """``(n, slots, classes)`` logits of the crops, in one model call."""
         if not crops:
             return np.zeros((0, self.cfg.slots, len(self.cfg.alphabet)), np.float32)
-        return self._forward(plate_inputs(crops, self.cfg))
+        return self.model.predict(plate_inputs(crops, self.cfg))
 
     def read(self, crops: list[np.ndarray]) -> list[SlotReading]:
         """One calibrated reading per crop."""
         return decode_slots(self.logits(crops), self.cfg, self.temperature)
-
-
-def _keras_forward(path: Path, cfg: PlateModelConfig) -> Callable[[np.ndarray], np.ndarray]:
-    """The saved Keras model as a function of a batch, traced once for any batch size."""
-    from plateocr.tfimport import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
-    import keras
-    import tensorflow as tf
-
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as exc:  # noqa: BLE001 - h5py/keras raise many types for a corrupt file
-        raise SetupError(f"{path}: cannot load whole-plate model ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
-    expected = (None, cfg.height, cfg.width, 1)
-    if tuple(model.input_shape) != expected or tuple(model.output_shape) != (None, cfg.slots, len(cfg.alphabet)):
-        raise SetupError(f"{path}: model shapes {model.input_shape} -> {model.output_shape} do not match its sidecar")
-    spec = tf.TensorSpec(expected, tf.float32)
-    forward = tf.function(lambda batch: model(batch, training=False), input_signature=[spec])
-    return lambda x: np.asarray(forward(np.asarray(x, np.float32)))

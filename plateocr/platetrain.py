@@ -8,6 +8,7 @@ characters after every epoch; the slot temperature that calibrates the confidenc
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 
 from config import PlateModelConfig, PlateTrainConfig, to_jsonable
-from plateocr.modelfiles import sidecar_path
+from plateocr.onnxrt import export_beside, sidecar_path
 from plateocr.platemodel import decode_slots, encode_texts, fit_temperature, plate_inputs
 from plateocr.results import atomic_path, write_json_atomic
 
@@ -182,6 +183,7 @@ def train_plate_reader(cfg: PlateTrainConfig, sampler: Sampler | None = None) ->
     readings = [r.text for r in decode_slots(logits, mcfg, temperature)]
     with atomic_path(cfg.out) as tmp:
         model.save(tmp)
+    onnx = export_beside(model, Path(cfg.out), x_val[:256])
     sidecar = sidecar_path(cfg.out)
     meta = {
         "kind": "plate_reader",
@@ -194,6 +196,7 @@ def train_plate_reader(cfg: PlateTrainConfig, sampler: Sampler | None = None) ->
         "val_char_accuracy": char_acc,
         "train_seconds": round(seconds, 1),
         "config": to_jsonable(replace(cfg, out=Path(cfg.out).name)),
+        "onnx": onnx,
     }
     write_json_atomic(sidecar, meta)
     if cfg.calibration_samples:
@@ -253,3 +256,31 @@ def fit_calibration(
     fits = {m: asdict(fit_platt(np.array(raw[m]), np.array(right[m]))) for m in modes}
     log.info("calibration on %d plates: %s", len(samples), fits)
     return fits
+
+
+def export_saved_plate_model(model_path: Path, samples: int = 64) -> dict[str, object]:
+    """Export an already trained whole-plate model file to ONNX, checked on ``samples`` generated crops.
+
+    Raises:
+        SetupError: no such model or sidecar, or an export that does not match Keras.
+    """
+    from plateocr.errors import SetupError
+    from plateocr.platereader import load_plate_sidecar
+    from plateocr.tfimport import import_tensorflow_quietly
+
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise SetupError(f"{model_path}: no model found to export")
+    mcfg, _ = load_plate_sidecar(model_path)
+    check, _, _ = make_batch(default_sampler(PlateTrainConfig(chars74k_share=0.0)), np.random.default_rng(0), samples, mcfg)
+    import_tensorflow_quietly()
+    import keras
+
+    try:
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - h5py/keras raise many types for a corrupt file
+        raise SetupError(f"{model_path}: cannot load model ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
+    record = export_beside(model, model_path, check)
+    sidecar = sidecar_path(model_path)
+    write_json_atomic(sidecar, {**json.loads(sidecar.read_text(encoding="utf-8")), "onnx": record})
+    return record

@@ -20,14 +20,13 @@ from plateocr.decode import Decoded, Reading, box_prior, decode_plate, variant_w
 from plateocr.errors import InputError, PlateOCRError, SetupError
 from plateocr.filters import filter_bank
 from plateocr.imageio import read_image
+from plateocr.onnxrt import OnnxModel, onnx_path, sidecar_path
 from plateocr.platemodel import SlotReading
 from plateocr.platereader import WholePlateReader, load_calibration
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
 from plateocr.preprocess import preprocess_batch
 from plateocr.rectify import blue_mask, rectify_plate
 from plateocr.segment import deskew, segment_plate
-from plateocr.tfimport import import_tensorflow_quietly
-from plateocr.modelfiles import sidecar_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -132,30 +131,24 @@ class CropBatch:
 class PlateReader:
     """A loaded character model with its preprocessing, ready to read plates."""
 
-    def __init__(self, model_path: Path, cfg: RecognizeConfig | None = None) -> None:
+    def __init__(self, model_path: Path, cfg: RecognizeConfig | None = None, threads: int | None = None) -> None:
         self.cfg = cfg or RecognizeConfig()
         self.cfg.validate()
         self.filters = filter_bank(self.cfg.filters)
         self.model_path = Path(model_path)
-        self.model: object | None = None
-        self._forward: Callable[[np.ndarray], object] | None = None
+        self.model: OnnxModel | None = None
         if self.cfg.reader in ("chars", "both"):
-            self.model, self.preprocess = load_model(self.model_path)
+            self.model, self.preprocess = load_model(self.model_path, threads)
         self.whole_plate: WholePlateReader | None = None
         if self.cfg.reader in ("plate", "both"):
-            self.whole_plate = WholePlateReader(self.cfg.plate_model)
+            self.whole_plate = WholePlateReader(self.cfg.plate_model, threads)
         self.calibration = load_calibration(self.cfg.plate_model, self.cfg.reader)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities of a batch in one model call (traced once, for any batch size)."""
+        """Class probabilities of a batch in one model call (ONNX Runtime, any batch size)."""
         if len(x) == 0:
             return np.zeros((0, len(CLASSES)), dtype=np.float32)
-        if self._forward is None:
-            import tensorflow as tf
-
-            spec = tf.TensorSpec((None, *self.model.input_shape[1:]), tf.float32)
-            self._forward = tf.function(lambda batch: self.model(batch, training=False), input_signature=[spec])
-        return np.asarray(self._forward(np.asarray(x, dtype=np.float32)))
+        return self.model.predict(x)
 
     def plate_views(self, plate_bgr: np.ndarray) -> list[np.ndarray]:
         """A candidate's crop normalised for segmentation, and again rectified when its plate's corners are found.
@@ -336,14 +329,23 @@ def plate_score(reading: Reading, decodings: list[Decoded]) -> float:
     return sum(variant_weight(d) for d in decodings if d.text == reading.text)
 
 
-def load_model(path: Path) -> tuple[object, PreprocessConfig]:
-    """Load a trained ``.h5`` model and its sidecar; check it predicts our 36 classes.
+def load_model(path: Path, threads: int | None = None) -> tuple[OnnxModel, PreprocessConfig]:
+    """Load a trained model's ONNX export (beside its ``.h5``) and its sidecar; check it predicts our 36 classes.
+
+    ``path`` names the ``.h5`` (or the ``.onnx``); only the ``.onnx`` is read, by ONNX Runtime with
+    ``threads`` intra-op threads (None: every usable CPU), so reading never imports TensorFlow.
 
     Raises:
-        SetupError: missing, unreadable or incompatible model.
+        SetupError: missing, unreadable or incompatible model, or an older model with no ONNX export.
     """
     path = Path(path)
-    if not path.is_file():
+    exported = onnx_path(path)
+    if not exported.is_file():
+        if path.is_file():
+            raise SetupError(
+                f"{path}: no ONNX export beside it ({exported.name}; models trained before ONNX reading have none); "
+                f"export it with `python train_cnn.py --export-onnx {path}` (or `make model`)"
+            )
         raise SetupError(f"{path}: no model found; train one with `python train_cnn.py --out {path}` (or `make model`)")
     sidecar = sidecar_path(path)
     preprocess = PreprocessConfig()
@@ -358,19 +360,12 @@ def load_model(path: Path) -> tuple[object, PreprocessConfig]:
             preprocess.validate()
         except (json.JSONDecodeError, TypeError, ValueError) as exc:
             raise SetupError(f"{sidecar}: unreadable model sidecar ({exc})") from exc
-    import_tensorflow_quietly()
-    import keras
-
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as exc:  # noqa: BLE001 - h5py/keras raise many types for a corrupt file
-        raise SetupError(f"{path}: cannot load model ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
-    out_shape = tuple(model.output_shape)
-    in_shape = tuple(model.input_shape)
+    model = OnnxModel(exported, threads)
+    out_shape, in_shape = model.output_shape, model.input_shape
     if out_shape[-1] != len(CLASSES):
-        raise SetupError(f"{path}: model predicts {out_shape[-1]} classes, expected {len(CLASSES)}")
+        raise SetupError(f"{exported}: model predicts {out_shape[-1]} classes, expected {len(CLASSES)}")
     if in_shape[1:] != (preprocess.size, preprocess.size, 1):
-        raise SetupError(f"{path}: model input {in_shape[1:]} does not match preprocessing size {preprocess.size}")
+        raise SetupError(f"{exported}: model input {in_shape[1:]} does not match preprocessing size {preprocess.size}")
     return model, preprocess
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -12,14 +13,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from config import CLASSES, TrainConfig, to_jsonable
+from config import CLASSES, PreprocessConfig, TrainConfig, to_jsonable
 from plateocr.dataset import CharacterSet, load_chars74k
-from plateocr.modelfiles import sidecar_path
+from plateocr.errors import SetupError
+from plateocr.onnxrt import export_beside, sidecar_path
 from plateocr.preprocess import preprocess_batch
 from plateocr.results import atomic_path, write_json_atomic
 from plateocr.tfimport import import_tensorflow_quietly
 
 log = logging.getLogger(__name__)
+
+# Validation crops on which the ONNX export is checked against Keras (at most this many).
+EXPORT_CHECK_SAMPLES = 512
 
 
 def seed_everything(seed: int) -> None:
@@ -192,6 +197,7 @@ def train(
 
     with atomic_path(cfg.out) as tmp:
         model.save(tmp)
+    onnx_check = export_beside(model, cfg.out, x_val[:EXPORT_CHECK_SAMPLES])
     sidecar = sidecar_path(cfg.out)
     write_json_atomic(
         sidecar,
@@ -207,6 +213,7 @@ def train(
             "val_samples": int(len(x_val)),
             "preprocess": to_jsonable(cfg.preprocess),
             "config": to_jsonable(replace(cfg, out=Path(cfg.out).name)),
+            "onnx": onnx_check,
         },
     )
     return TrainResult(
@@ -220,3 +227,37 @@ def train(
         val_labels=y_val,
         val_predictions=predicted,
     )
+
+
+def export_saved_model(model_path: Path, data_dir: Path, per_class: int = 8) -> dict[str, object]:
+    """Export an already trained Keras model file to ONNX (models trained before ONNX reading have none).
+
+    The check batch is ``per_class`` Chars74K crops of each class, preprocessed as the
+    sidecar says; the sidecar (when there is one) gets the export's record.
+
+    Raises:
+        SetupError: no such model, or an export that does not match Keras.
+        DataError: no Chars74K data for the check batch.
+    """
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise SetupError(f"{model_path}: no model found to export")
+    sidecar = sidecar_path(model_path)
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+        preprocess = PreprocessConfig(**meta.get("preprocess", {}))
+        preprocess.validate()
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
+        raise SetupError(f"{sidecar}: unreadable model sidecar ({exc})") from exc
+    chars = load_chars74k(data_dir, ("good",), per_class)
+    import_tensorflow_quietly()
+    import keras
+
+    try:
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - h5py/keras raise many types for a corrupt file
+        raise SetupError(f"{model_path}: cannot load model ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
+    record = export_beside(model, model_path, preprocess_batch(chars.images, preprocess))
+    if sidecar.is_file():
+        write_json_atomic(sidecar, {**meta, "onnx": record})
+    return record

@@ -29,3 +29,35 @@ def test_readme_opens_with_two_quick_start_commands() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def normalise(package: str) -> str:
+    """A distribution name as pip compares them."""
+    return re.sub(r"[-_.]+", "-", package).lower()
+
+
+def pins(name: str) -> dict[str, str]:
+    """``package -> version`` of a pinned requirements file (names normalised as pip does)."""
+    out = {}
+    for line in (ROOT / name).read_text(encoding="utf-8").splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            package, _, version = line.partition("==")
+            assert version, f"{name}: {line!r} is not pinned"
+            out[normalise(package)] = version
+    return out
+
+
+def test_reading_requirements_are_the_full_ones_pins_without_tensorflow() -> None:
+    read, full = pins("requirements-read.txt"), pins("requirements.txt")
+    assert {"onnxruntime", "numpy", "opencv-python-headless", "pillow", "tqdm"} <= set(read)
+    assert not {"tensorflow-cpu", "keras", "tf2onnx", "h5py"} & set(read)
+    assert {p: full.get(p) for p in read} == read
+    # The benchmark's peers share the one ONNX Runtime.
+    assert pins("requirements-bench.txt")["onnxruntime"] == read["onnxruntime"]
+
+
+def test_make_model_also_exports_an_older_model() -> None:
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^model:.*\n((?:\t.*\n)+)", text, re.M)
+    assert recipe and "--export-onnx $(MODEL)" in recipe.group(1) and "test -f $(ONNX)" in recipe.group(1)

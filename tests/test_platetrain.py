@@ -38,6 +38,7 @@ def test_training_writes_model_sidecar_report_and_calibration(tiny_plate_model, 
     assert meta["alphabet"] == "".join(PLATE_ALPHABET)
     assert meta["model"]["slots"] >= 8 and meta["steps"] == 12
     assert 0.05 <= meta["temperature"] <= 20
+    assert meta["onnx"]["max_abs_diff"] <= 1e-4 and tiny_plate_model.with_suffix(".onnx").is_file()
     # Calibrated with the character model given: one fit per reader mode.
     assert set(meta["calibration"]) == {"chars", "plate", "both"}
     assert meta["calibration_chars_model"] == tiny_model.name
@@ -57,7 +58,8 @@ def test_same_seed_same_weights_other_seed_others(tmp_path):
 
 def test_script_trains_and_reports(tmp_path, capsys):
     out = tmp_path / "m" / "plate.h5"
-    argv = ["--out", str(out), "--steps", "4", "--batch-size", "8", "--val-samples", "16", "--chars74k-share", "0", "-q"]
+    argv = ["--out", str(out), "--steps", "4", "--batch-size", "8", "--val-samples", "16", "--chars74k-share", "0",
+            "--calibration-samples", "0", "-q"]
     assert train_plate.main(argv) == 0
     printed = capsys.readouterr().out
     assert "plates exact" in printed and str(out) in printed
@@ -90,6 +92,9 @@ def test_missing_plate_model_and_sidecar_are_setup_errors(tmp_path, tiny_plate_m
         WholePlateReader(tmp_path / "none.h5")
     lonely = tmp_path / "lonely.h5"
     lonely.write_bytes(tiny_plate_model.read_bytes())
+    with pytest.raises(SetupError, match="train_plate.py --export-onnx"):
+        WholePlateReader(lonely)  # an older model: the .h5 without its ONNX export
+    lonely.with_suffix(".onnx").write_bytes(tiny_plate_model.with_suffix(".onnx").read_bytes())
     with pytest.raises(SetupError, match="no sidecar"):
         WholePlateReader(lonely)
 

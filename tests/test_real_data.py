@@ -16,7 +16,7 @@ import recognize_plates
 import train_cnn
 from config import SPANISH_PLATE
 from plateocr.plates import Box
-from plateocr.recognize import PlateCandidate, PlateReader
+from plateocr.recognize import PlateCandidate, PlateReader, list_images
 from plateocr.synth import make_scene
 
 pytestmark = pytest.mark.slow
@@ -107,3 +107,14 @@ def test_confidence_ranks_right_readings_above_wrong_ones(real_model):
     assert rank_auc(conf[ok], conf[~ok]) >= 0.8
     most_confident = np.argsort(-conf)[: len(conf) // 2]
     assert ok[most_confident].mean() >= ok.mean() + 0.05
+
+
+def test_onnx_reads_every_spanish_photo_as_keras_did(real_model, shared_data):
+    """The ONNX export that reading loads gives the Keras model's readings and confidences (4 decimals)."""
+    from test_onnx import keras_reader, rounded
+
+    test6 = shared_data / "test6Training"
+    onnx, keras = PlateReader(real_model), keras_reader(real_model)
+    for path in list_images(test6 / "images", include_all=False):
+        for labels in (test6 / "labels", None):
+            assert rounded(onnx.read_image(path, labels)) == rounded(keras.read_image(path, labels)), (path, labels)

@@ -184,21 +184,27 @@ def test_missing_image_folder_exits_2(tiny_model, tmp_path, capsys):
     assert "nowhere" in capsys.readouterr().err
 
 
+def copy_model(model: Path, to: Path) -> Path:
+    """The ``.h5`` and its ``.onnx`` export copied to ``to`` (``.h5``), without the sidecar."""
+    for suffix in (".h5", ".onnx"):
+        to.with_suffix(suffix).write_bytes(model.with_suffix(suffix).read_bytes())
+    return to
+
+
 def test_corrupt_model_or_wrong_class_map_is_a_setup_error(tiny_model, tmp_path):
     corrupt = tmp_path / "corrupt.h5"
     corrupt.write_bytes(b"\x89HDF\r\n\x1a\n not really")
-    with pytest.raises(SetupError, match="corrupt.h5"):
+    corrupt.with_suffix(".onnx").write_bytes(b"\x08\x07 not really")
+    with pytest.raises(SetupError, match="corrupt.onnx: cannot load ONNX model"):
         load_model(corrupt)
-    wrong = tmp_path / "wrong.h5"
-    wrong.write_bytes(tiny_model.read_bytes())
+    wrong = copy_model(tiny_model, tmp_path / "wrong.h5")
     wrong.with_suffix(".json").write_text('{"classes": "0123456789"}')
     with pytest.raises(SetupError, match="class map"):
         load_model(wrong)
 
 
 def test_sidecar_that_is_not_a_json_object_is_a_setup_error(tiny_model, tmp_path):
-    odd = tmp_path / "odd.h5"
-    odd.write_bytes(tiny_model.read_bytes())
+    odd = copy_model(tiny_model, tmp_path / "odd.h5")
     odd.with_suffix(".json").write_text("[1, 2, 3]")
     with pytest.raises(SetupError, match="odd.json"):
         load_model(odd)

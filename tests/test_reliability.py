@@ -300,12 +300,22 @@ def folder_with_one_photo(tmp_path: Path) -> tuple[Path, Path]:
 def wrong_class_count_model(path: Path) -> Path:
     import keras
 
+    from plateocr.onnxrt import export_beside
+
     model = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
     model.save(path)
+    export_beside(model, path, np.zeros((2, 32, 32, 1), np.float32))
     return path
 
 
 def corrupt_model(path: Path) -> Path:
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(500))
+    path.with_suffix(".onnx").write_bytes(b"\x08\x07" + bytes(500))
+    return path
+
+
+def model_without_onnx(path: Path) -> Path:
+    """A model trained before reading went through ONNX Runtime: only the ``.h5``."""
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(500))
     return path
 
@@ -325,9 +335,11 @@ def photos(tmp: Path) -> str:
 # The tiny model and an output file are added unless the arguments name their own.
 SETUP_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("missing_model", lambda t: [photos(t), "--model", str(t / "none.h5")], r"none\.h5: no model found.*train_cnn"),
-    ("corrupt_model", lambda t: [photos(t), "--model", str(corrupt_model(t / "bad.h5"))], r"bad\.h5: cannot load"),
+    ("corrupt_model", lambda t: [photos(t), "--model", str(corrupt_model(t / "bad.h5"))], r"bad\.onnx: cannot load"),
     ("wrong_class_count", lambda t: [photos(t), "--model", str(wrong_class_count_model(t / "ten.h5"))],
-     r"ten\.h5: model predicts 10 classes, expected 36"),
+     r"ten\.onnx: model predicts 10 classes, expected 36"),
+    ("model_without_onnx", lambda t: [photos(t), "--model", str(model_without_onnx(t / "old.h5"))],
+     r"old\.h5: no ONNX export beside it .*train_cnn\.py --export-onnx .*old\.h5"),
     ("empty_folder", lambda t: [str((t / "empty").mkdir() or t / "empty")], r"empty: no images to read"),
     ("no_images_only_text", lambda t: [str(t / "labels")], r"labels: no images to read"),
     ("missing_input", lambda t: [str(t / "gone.jpg")], r"gone\.jpg: no such file"),

@@ -54,9 +54,12 @@ def test_training_writes_the_model_and_its_sidecar(trained, capsys):
     assert meta["epochs_run"] == 1
     assert 0.0 <= meta["val_accuracy"] <= 1.0
     assert meta["preprocess"]["size"] == 32
+    # The ONNX export that reading loads, checked against Keras on validation crops.
+    assert meta["onnx"]["file"] == "m.onnx" and meta["onnx"]["checked_on"] > 0
+    assert 0.0 <= meta["onnx"]["max_abs_diff"] <= 1e-4
     # Nothing but the model, the sidecar and the training report is left beside them (no temporary files).
     assert sorted(p.name for p in trained.parent.iterdir()) == [
-        "m.h5", "m.json", "m_confusion.png", "m_curves.png", "m_per_class.csv",
+        "m.h5", "m.json", "m.onnx", "m_confusion.png", "m_curves.png", "m_per_class.csv",
     ]  # fmt: skip
 
 
