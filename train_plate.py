@@ -42,6 +42,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "on the machine's speed)")
     p.add_argument("--export-onnx", type=Path, metavar="MODEL",
                    help="train nothing: export an already trained model to ONNX beside it (what reading loads)")
+    p.add_argument("--calibrate", type=Path, metavar="MODEL",
+                   help="train nothing: calibrate an already trained model's confidence again (e.g. after the "
+                   "Chars74K model was retrained), with --chars-model, --calibration-samples and --seed")
     add_verbosity(p)
     return p.parse_args(argv)
 
@@ -49,7 +52,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args)
-    from plateocr.platetrain import export_saved_plate_model, train_plate_reader
+    from plateocr.platetrain import calibrate_saved, export_saved_plate_model, train_plate_reader
 
     if args.export_onnx is not None:
         try:
@@ -60,12 +63,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Exported {args.export_onnx.with_suffix('.onnx')} (max abs difference from Keras {record['max_abs_diff']:.2g})")
         return EXIT_OK
     cfg = PlateTrainConfig(
-        data_dir=args.data, out=args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
+        data_dir=args.data, out=args.calibrate or args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
         learning_rate=args.learning_rate, chars74k_share=args.chars74k_share, val_samples=args.val_samples,
         max_seconds=args.max_seconds, chars_model=args.chars_model, calibration_samples=args.calibration_samples,
     )
     try:
         cfg.validate()
+        if args.calibrate is not None:
+            for mode, fit in calibrate_saved(cfg).items():
+                print(f"Calibration of '{mode}': P(right) = sigmoid({fit['a']:.3f} * logit(raw) + {fit['b']:.3f})")
+            return EXIT_OK
         result = train_plate_reader(cfg)
     except (PlateOCRError, ValueError) as exc:
         print(f"train_plate: error: {exc}", file=sys.stderr)

@@ -4,8 +4,10 @@ The whole-plate reader reads an open alphabet, so it says what is printed whatev
 its reading decides the format (``spanish`` when it is ``NNNNAAA``, ``foreign`` for other text,
 ``none`` when it sees no text). Only a Spanish format is answered. The Chars74K reader, which
 can only read ``NNNNAAA``, then adds its evidence position by position: the two readers'
-per-position probabilities are multiplied (a product of experts), so where they agree the
-answer is surer and where they disagree the surer reader wins, with less confidence.
+per-position probabilities over all 36 classes are multiplied (a product of experts), so where
+they agree the answer is surer and where they disagree the surer reader wins, with less
+confidence. The answer is the best ``NNNNAAA`` string, and its confidence the joint belief in
+that exact string: belief that a position holds a letter where a digit must stand counts against it.
 """
 
 from __future__ import annotations
@@ -53,25 +55,26 @@ def text_format(raw: str) -> str:
     return "foreign" if raw else "none"
 
 
-def spanish_slot_probs(slots: SlotReading) -> tuple[np.ndarray, float]:
-    """The plate reader's first 7 slots over the 36 classes, constrained to ``NNNNAAA``; and P(the rest is pad)."""
-    probs = slots.probs[:PLATE_LENGTH, : len(CLASSES)] * MASKS
-    probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), _EPS)
-    pad_rest = float(np.prod(slots.probs[PLATE_LENGTH:, -1]))
-    return probs, pad_rest
+def support(experts: list[np.ndarray], pad: np.ndarray) -> np.ndarray:
+    """Per position, each class's share of the readers' joint belief (a product of experts).
 
+    Args:
+        experts: ``(7, 36)`` probabilities over every class, one array per reader.
+        pad: ``(7,)`` the whole-plate reader's probability that the position holds no character.
 
-def combine(probs: list[np.ndarray]) -> np.ndarray:
-    """Per-position product of experts, renormalised over each position's classes."""
-    log_sum = sum(np.log(np.maximum(p, _EPS)) for p in probs)
-    log_sum = log_sum - log_sum.max(axis=1, keepdims=True)
-    out = np.exp(log_sum)
-    return out / out.sum(axis=1, keepdims=True)
+    The shares are normalised over all 36 classes, not only over those the format allows, and
+    scaled by the chance that a character is there at all: what the readers believe is a letter
+    where a digit must stand, or nothing, stays evidence against a Spanish reading.
+    """
+    log_sum = sum(np.log(np.maximum(p, _EPS)) for p in experts)
+    joint = np.exp(log_sum - log_sum.max(axis=1, keepdims=True))
+    return joint / joint.sum(axis=1, keepdims=True) * (1.0 - pad)[:, None]
 
 
 def answer(probs: np.ndarray, extra: float = 1.0) -> tuple[str, float, tuple[float, ...]]:
-    """Text, string probability (times ``extra``) and per-position probabilities of the argmax reading."""
-    chosen = probs.argmax(axis=1)
+    """The best ``NNNNAAA`` under per-position ``probs``; its string probability (times ``extra``) and per-position ones."""
+    allowed = probs * MASKS
+    chosen = allowed.argmax(axis=1)
     char_probs = probs[np.arange(PLATE_LENGTH), chosen]
     confidence = float(np.prod(char_probs)) * extra
     return "".join(CLASSES[i] for i in chosen), confidence, tuple(round(float(p), 4) for p in char_probs)
@@ -92,9 +95,10 @@ def arbitrate(chars: Reading | None, plate: SlotReading | None, chars_score: flo
     fmt = text_format(plate.text)
     if fmt != "spanish":
         return Verdict("", 0.0, (), plate.text, fmt, 0.0)
-    plate_probs, pad_rest = spanish_slot_probs(plate)
-    experts = [plate_probs]
-    if chars is not None and chars.probs is not None:
-        experts.append(chars.probs)
-    text, confidence, char_probs = answer(combine(experts), pad_rest)
+    slots = plate.probs
+    experts = [slots[:PLATE_LENGTH, : len(CLASSES)]]
+    if chars is not None and chars.raw_probs is not None:
+        experts.append(chars.raw_probs)
+    pad_rest = float(np.prod(slots[PLATE_LENGTH:, -1]))
+    text, confidence, char_probs = answer(support(experts, slots[:PLATE_LENGTH, -1]), pad_rest)
     return Verdict(text, confidence, char_probs, plate.text, fmt, confidence)

@@ -28,6 +28,9 @@ class Decoded:
     box_indices: tuple[int, ...]
     probs: np.ndarray  # (7, n_classes), each row renormalised over the position's allowed classes
     log_score: float  # sum over positions of log(best allowed probability)
+    # (7, n_classes) the chosen boxes' probabilities over every class: the mass a position puts on
+    # classes the format does not allow there is evidence against the plate being Spanish.
+    raw: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def text(self) -> str:
@@ -42,8 +45,10 @@ class Reading:
     confidence: float  # the lowest per-position probability of the chosen characters
     char_probs: tuple[float, ...]
     votes: int  # variants that produced a 7-character reading
-    # (7, n_classes) voted per-position probabilities (None for an empty reading).
+    # (7, n_classes) voted per-position probabilities, constrained to the format and over every
+    # class (None for an empty reading).
     probs: np.ndarray | None = field(default=None, compare=False, repr=False)
+    raw_probs: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @staticmethod
     def empty() -> Reading:
@@ -109,7 +114,7 @@ def decode_plate(probs: np.ndarray, prior: np.ndarray | None = None) -> Decoded 
             p -= 1
         i -= 1
     chosen.reverse()
-    return Decoded(tuple(chosen), constrain(probs[chosen]), float(best[n, PLATE_LENGTH]))
+    return Decoded(tuple(chosen), constrain(probs[chosen]), float(best[n, PLATE_LENGTH]), probs[chosen])
 
 
 def variant_weight(decoded: Decoded) -> float:
@@ -122,7 +127,10 @@ def vote(decodings: list[Decoded]) -> Reading:
     if not decodings:
         return Reading.empty()
     weights = np.array([variant_weight(d) for d in decodings]) + _EPS
-    mean = constrain(np.tensordot(weights / weights.sum(), np.stack([d.probs for d in decodings]), axes=1))
+    weights = weights / weights.sum()
+    mean = constrain(np.tensordot(weights, np.stack([d.probs for d in decodings]), axes=1))
+    raw = [d.raw for d in decodings]
+    raw_mean = np.tensordot(weights, np.stack(raw), axes=1) if all(r is not None for r in raw) else None
     chosen = np.argmax(mean, axis=1)
     char_probs = mean[np.arange(PLATE_LENGTH), chosen]
     return Reading(
@@ -131,4 +139,5 @@ def vote(decodings: list[Decoded]) -> Reading:
         char_probs=tuple(round(float(p), 4) for p in char_probs),
         votes=len(decodings),
         probs=mean,
+        raw_probs=raw_mean,
     )

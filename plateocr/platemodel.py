@@ -16,7 +16,6 @@ import numpy as np
 
 from config import PlateModelConfig
 
-_EPS = 1e-9
 
 
 def plate_input(image: np.ndarray, cfg: PlateModelConfig) -> np.ndarray:
@@ -123,9 +122,3 @@ def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
     best = min(grid, key=nll)
     fine = best * np.exp(np.linspace(-0.06, 0.06, 13))
     return float(min(fine, key=nll))
-
-
-def constrained_probs(probs: np.ndarray, masks: np.ndarray) -> np.ndarray:
-    """The first ``len(masks)`` slots restricted to each position's allowed classes, renormalised."""
-    masked = probs[: len(masks)] * masks
-    return masked / np.maximum(masked.sum(axis=1, keepdims=True), _EPS)

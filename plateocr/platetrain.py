@@ -200,13 +200,7 @@ def train_plate_reader(cfg: PlateTrainConfig, sampler: Sampler | None = None) ->
     }
     write_json_atomic(sidecar, meta)
     if cfg.calibration_samples:
-        chars_model = cfg.chars_model if Path(cfg.chars_model).is_file() else None
-        rng = np.random.default_rng([cfg.seed, 2 << 20])
-        samples = [sampler(rng) for _ in range(cfg.calibration_samples)]
-        meta["calibration"] = fit_calibration(Path(cfg.out), chars_model, samples)
-        meta["calibration_samples"] = cfg.calibration_samples
-        meta["calibration_chars_model"] = None if chars_model is None else Path(chars_model).name
-        write_json_atomic(sidecar, meta)
+        calibrate_saved(cfg, sampler)
     log.info("validation: %.1f %% plates, %.1f %% slots; temperature %.2f", 100 * plate_acc, 100 * char_acc, temperature)
     return PlateTrainResult(
         model_path=Path(cfg.out),
@@ -222,6 +216,28 @@ def train_plate_reader(cfg: PlateTrainConfig, sampler: Sampler | None = None) ->
         val_targets=y_val,
         val_predictions=logits.argmax(axis=-1),
     )
+
+
+def calibrate_saved(cfg: PlateTrainConfig, sampler: Sampler | None = None) -> dict[str, dict[str, float]]:
+    """Fit every reader mode's calibration for the saved model ``cfg.out`` and record it in its sidecar.
+
+    The held-out plates come from their own stream of ``cfg.seed`` (never a training batch); the
+    character model is ``cfg.chars_model`` when it exists (else only the "plate" mode is fitted).
+    """
+    sampler = sampler or default_sampler(cfg)
+    chars_model = cfg.chars_model if Path(cfg.chars_model).is_file() else None
+    rng = np.random.default_rng([cfg.seed, 2 << 20])
+    samples = [sampler(rng) for _ in range(cfg.calibration_samples)]
+    fits = fit_calibration(Path(cfg.out), chars_model, samples)
+    sidecar = sidecar_path(cfg.out)
+    meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    meta.update(
+        calibration=fits,
+        calibration_samples=cfg.calibration_samples,
+        calibration_chars_model=None if chars_model is None else Path(chars_model).name,
+    )
+    write_json_atomic(sidecar, meta)
+    return fits
 
 
 def fit_calibration(

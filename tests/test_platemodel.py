@@ -88,11 +88,13 @@ def test_plate_input_shape_range_and_colour_cast():
 def chars_reading(text: str, sure: float = 0.9) -> Reading:
     """A Chars74K reading of ``text`` with probability ``sure`` at every position."""
     probs = np.zeros((7, len(CLASSES)))
+    raw = np.full((7, len(CLASSES)), (1 - sure) / (len(CLASSES) - 1))
     for pos, char in enumerate(text):
         allowed = MASKS[pos]
         probs[pos, allowed] = (1 - sure) / (allowed.sum() - 1)
         probs[pos, CLASSES.index(char)] = sure
-    return Reading(text, sure, (sure,) * 7, 6, probs=probs)
+        raw[pos, CLASSES.index(char)] = sure
+    return Reading(text, sure, (sure,) * 7, 6, probs=probs, raw_probs=raw)
 
 
 @pytest.mark.parametrize(
@@ -133,3 +135,12 @@ def test_chars_reader_alone_keeps_the_port_behaviour():
     verdict = arbitrate(reading, None, chars_score=2.5)
     assert verdict == Verdict("1234BCD", 0.8, reading.char_probs, "1234BCD", "spanish", 2.5)
     assert arbitrate(Reading.empty(), None) == Verdict.nothing()
+
+
+def test_belief_in_a_letter_where_a_digit_stands_lowers_the_confidence():
+    spanish = logits_for("1328FNN", sure=8.0)
+    british = spanish.copy()
+    british[0, PLATE_ALPHABET.index("V")] = 7.6  # the first character may well be a V: a British plate
+    sure, doubtful = (arbitrate(None, decode_slots(x[None], CFG)[0]) for x in (spanish, british))
+    assert sure.text == doubtful.text == "1328FNN"
+    assert doubtful.confidence < 0.7 * sure.confidence
