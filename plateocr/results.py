@@ -82,7 +82,7 @@ def license_results_text(rows: Iterable[tuple[str, str]]) -> str:
 # Columns of ``--csv``; ``char_probs`` holds the seven probabilities separated by spaces.
 CSV_COLUMNS = (
     "name", "file", "reading", "confidence", "char_probs",
-    "box_x", "box_y", "box_w", "box_h", "box_source", "seconds", "error",
+    "box_x", "box_y", "box_w", "box_h", "box_source", "seconds", "error", "raw_text", "format",
 )  # fmt: skip
 
 
@@ -139,6 +139,7 @@ def results_csv_text(results: Iterable[ImageResult]) -> str:
                 " ".join(f"{p:.4f}" for p in record["char_probs"]),
                 box.get("x", ""), box.get("y", ""), box.get("w", ""), box.get("h", ""),
                 record["box_source"] or "", f"{record['seconds']:.3f}", record["error"] or "",
+                record["raw_text"], record["format"] or "",
             ]
         )  # fmt: skip
     return out.getvalue()

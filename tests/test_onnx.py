@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from conftest import REPO_ROOT
 from test_build import normalise, pins
 from test_recognize_cli import GOOD, car_scene, yolo_line
 
 import train_cnn
+from config import RecognizeConfig
 from plateocr.errors import SetupError
 from plateocr.plates import Box
 from plateocr.onnxrt import ExportError, KerasModel, OnnxModel, export_onnx, onnx_path
@@ -183,8 +185,8 @@ def requirement_closure(names: Iterable[str]) -> set[str]:
 
 
 def keras_reader(model: Path) -> PlateReader:
-    """The reader as it was before ONNX Runtime: the same pipeline, the Keras model in its place."""
-    reader = PlateReader(model)
+    """The Chars74K reader as it was before ONNX Runtime: the same pipeline, the Keras model in its place."""
+    reader = PlateReader(model, RecognizeConfig(reader="chars"))
     reader.model = KerasModel(model)
     return reader
 
@@ -197,7 +199,7 @@ def rounded(reading: object) -> tuple[str, float, tuple[float, ...]]:
 def test_same_readings_and_confidences_as_keras(tiny_model):
     """Generated photos read with their plate box and without (the localiser): text, confidence and
     per-character probabilities to 4 decimals equal the Keras path's."""
-    onnx, keras = PlateReader(tiny_model), keras_reader(tiny_model)
+    onnx, keras = PlateReader(tiny_model, RecognizeConfig(reader="chars")), keras_reader(tiny_model)
     rng = np.random.default_rng(2026)
     compared = 0
     for _ in range(6):

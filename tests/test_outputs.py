@@ -105,7 +105,7 @@ def test_printable_names_stay_one_utf8_line():
 def sample_results(tmp_path: Path) -> list[ImageResult]:
     ok = ImageResult(name=GOOD, path=tmp_path / f"{GOOD}.jpg", text=GOOD, confidence=0.87654,
                      char_probs=(0.9, 0.95, 0.99, 0.97, 0.88, 0.87654, 0.9), box=Box(10, 20, 130, 30),
-                     source="label", seconds=0.1234)  # fmt: skip
+                     source="label", seconds=0.1234, raw_text=GOOD, format="spanish")  # fmt: skip
     bad = ImageResult(name="x", path=tmp_path / "sub" / "x.jpg", error="x.jpg: empty file", seconds=0.001)
     bad.output_name = "sub/x.jpg"
     return [ok, bad]
@@ -123,12 +123,14 @@ def test_json_and_csv_hold_every_field_and_license_results_keeps_its_format(tmp_
     assert first == {
         "name": GOOD, "file": str(tmp_path / f"{GOOD}.jpg"), "reading": GOOD, "confidence": 0.8765,
         "char_probs": [0.9, 0.95, 0.99, 0.97, 0.88, 0.8765, 0.9], "box": {"x": 10, "y": 20, "w": 130, "h": 30},
-        "box_source": "label", "seconds": 0.123, "error": None, "uncertain_reading": None,
+        "box_source": "label", "seconds": 0.123, "error": None, "raw_text": GOOD, "format": "spanish",
+        "uncertain_reading": None,
     }  # fmt: skip
     assert second["box"] is None and second["error"] == "x.jpg: empty file" and second["reading"] == ""
     rows = list(csv.DictReader(io.StringIO((out / "r.csv").read_text(encoding="utf-8"))))
     assert tuple(rows[0]) == CSV_COLUMNS
     assert rows[0]["box_x"] == "10" and rows[0]["char_probs"].split()[5] == "0.8765"
+    assert rows[0]["raw_text"] == GOOD and rows[0]["format"] == "spanish" and rows[1]["format"] == ""
     assert rows[1]["name"] == "sub/x.jpg" and rows[1]["box_w"] == "" and rows[1]["error"] == "x.jpg: empty file"
     assert leftovers(out) == []
 

@@ -14,7 +14,8 @@ import pytest
 
 import recognize_plates
 import train_cnn
-from config import SPANISH_PLATE
+import train_plate
+from config import SPANISH_PLATE, RecognizeConfig
 from plateocr.plates import Box
 from plateocr.recognize import PlateCandidate, PlateReader, list_images
 from plateocr.synth import make_scene
@@ -51,7 +52,7 @@ def test_reads_the_spanish_test_plates(real_model, shared_data, tmp_path, capsys
     out = tmp_path / "LicenseResults.txt"
     argv = [
         "--images", str(test6 / "images"), "--labels", str(test6 / "labels"),
-        "--model", str(real_model), "--output", str(out), "-q",
+        "--model", str(real_model), "--reader", "chars", "--output", str(out), "-q",
     ]  # fmt: skip
     code = recognize_plates.main(argv)
     printed = capsys.readouterr().out
@@ -74,7 +75,8 @@ MIN_HITS_NO_LABELS = 12
 def test_reads_the_spanish_test_plates_without_labels(real_model, shared_data, tmp_path):
     test6 = shared_data / "test6Training"
     out = tmp_path / "LicenseResults.txt"
-    argv = ["--images", str(test6 / "images"), "--model", str(real_model), "--output", str(out), "--no-labels", "-q"]
+    argv = ["--images", str(test6 / "images"), "--model", str(real_model), "--reader", "chars", "--output", str(out),
+            "--no-labels", "-q"]
     assert recognize_plates.main(argv) == 0
     rows = [line.split(",") for line in out.read_text(encoding="utf-8").splitlines()]
     hits = sum(1 for name, reading in rows if reading == name)
@@ -91,7 +93,7 @@ def rank_auc(positive: np.ndarray, negative: np.ndarray) -> float:
 
 def test_confidence_ranks_right_readings_above_wrong_ones(real_model):
     """On hard generated plates (never trained on: another seed), confidence separates right from wrong."""
-    reader = PlateReader(real_model)
+    reader = PlateReader(real_model, RecognizeConfig(reader="chars"))
     rng = np.random.default_rng(31337)
     confidence, right = [], []
     for _ in range(120):
@@ -114,7 +116,54 @@ def test_onnx_reads_every_spanish_photo_as_keras_did(real_model, shared_data):
     from test_onnx import keras_reader, rounded
 
     test6 = shared_data / "test6Training"
-    onnx, keras = PlateReader(real_model), keras_reader(real_model)
+    onnx, keras = PlateReader(real_model, RecognizeConfig(reader="chars")), keras_reader(real_model)
     for path in list_images(test6 / "images", include_all=False):
         for labels in (test6 / "labels", None):
             assert rounded(onnx.read_image(path, labels)) == rounded(keras.read_image(path, labels)), (path, labels)
+
+
+# The whole-plate reader, trained here for a few minutes (the default model trains 3500 steps).
+PLATE_STEPS = 1500
+# Measured with a 1500-step model (seed 11): see the assertions' comments.
+MIN_HITS_BOTH = 18
+MAX_PHANTOMS = 8
+
+
+@pytest.fixture(scope="module")
+def real_plate_model(real_model: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole-plate reader trained on generated plates (Chars74K glyphs from the real data), calibrated."""
+    out = tmp_path_factory.mktemp("real_plate") / "plate_reader.h5"
+    argv = ["--data", str(shared_data), "--out", str(out), "--steps", str(PLATE_STEPS), "--seed", "11",
+            "--chars-model", str(real_model), "--calibration-samples", "300", "-q"]  # fmt: skip
+    assert train_plate.main(argv) == 0
+    return out
+
+
+def read_folder(real_model: Path, plate_model: Path, shared_data: Path, tmp_path: Path, *extra: str) -> list[dict]:
+    """The JSON records of test6Training's photos read by the default reader (both readers, arbitrated)."""
+    test6 = shared_data / "test6Training"
+    out = tmp_path / "out.json"
+    argv = ["--images", str(test6 / "images"), "--labels", str(test6 / "labels"), "--model", str(real_model),
+            "--plate-model", str(plate_model), "--output", str(tmp_path / "LR.txt"), "--json", str(out), "-q",
+            *extra]  # fmt: skip
+    assert recognize_plates.main(argv) == 0
+    return json.loads(out.read_text(encoding="utf-8"))["results"]
+
+
+def test_both_readers_read_the_spanish_test_plates(real_model, real_plate_model, shared_data, tmp_path):
+    records = read_folder(real_model, real_plate_model, shared_data, tmp_path)
+    assert len(records) == SPANISH_IMAGES
+    hits = sum(r["reading"] == r["name"] for r in records)
+    assert all(r["format"] in ("spanish", "foreign", "none") for r in records)
+    assert all(r["reading"] == "" or r["format"] == "spanish" for r in records)
+    assert hits >= MIN_HITS_BOTH, [(r["name"], r["reading"], r["raw_text"], r["confidence"]) for r in records]
+
+
+def test_few_phantoms_on_the_other_photos(real_model, real_plate_model, shared_data, tmp_path):
+    """test6Training's 96 photos of non-Spanish plates: the Chars74K reader alone answers on 87 of them."""
+    records = read_folder(real_model, real_plate_model, shared_data, tmp_path, "--all", "--no-labels")
+    others = [r for r in records if not SPANISH_PLATE.match(r["name"])]
+    assert len(others) == 96
+    phantoms = [(r["name"], r["reading"], r["confidence"]) for r in others if r["reading"]]
+    assert len(phantoms) <= MAX_PHANTOMS, phantoms
+    assert sum(r["format"] == "foreign" for r in others) >= 48  # most of them are seen as the foreign text they are
