@@ -27,6 +27,8 @@ def annotate(image: np.ndarray, result: ImageResult) -> np.ndarray:
     colour = BOX_BGR if result.text else NO_READING_BGR
     if result.text:
         caption = f"{result.text} ({result.confidence:.2f})"
+    elif result.format == "foreign" and result.raw_text:
+        caption = f"not Spanish: {result.raw_text}"
     else:
         caption = "no reading" if result.box is not None else "no plate found"
     if result.box is not None:

@@ -1,4 +1,4 @@
-"""One image -> one plate reading: crop, filter bank, segmentation, one batched model call, vote."""
+"""One image -> one plate reading: candidate boxes, the readers (each one batched model call), arbitration."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ class CropBatch:
 
 
 class PlateReader:
-    """A loaded character model with its preprocessing, ready to read plates."""
+    """The readers ``cfg.reader`` selects, loaded (Chars74K model, whole-plate model), ready to read plates."""
 
     def __init__(self, model_path: Path, cfg: RecognizeConfig | None = None, threads: int | None = None) -> None:
         self.cfg = cfg or RecognizeConfig()
