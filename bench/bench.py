@@ -64,7 +64,7 @@ def read_plates(
     from plateocr.plates import plate_boxes_from_labels
     from plateocr.recognize import PlateReader, count_hits, list_images, recognize_folder
 
-    reader = PlateReader(model)
+    reader = PlateReader(model, RecognizeConfig(reader="chars"))
     files = list_images(images, include_all=others)
     if others:  # the images that are not Spanish NNNNAAA plates
         files = [f for f in files if not SPANISH_PLATE.match(f.stem)]
@@ -100,7 +100,7 @@ def large_photo_seconds(model: Path, count: int = 5) -> float:
     from plateocr.recognize import PlateReader
     from plateocr.synth import make_scene
 
-    reader = PlateReader(model)
+    reader = PlateReader(model, RecognizeConfig(reader="chars"))
     rng = np.random.default_rng(12)
     times = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,25 +117,26 @@ def large_photo_seconds(model: Path, count: int = 5) -> float:
 def batching_gain(model: Path, images: Path, labels: Path) -> tuple[float, float, int]:
     """Seconds for all crops of the 21 plates: one call per image vs one ``predict`` per character."""
     from plateocr.imageio import read_image
+    from plateocr.plates import crop
     from plateocr.preprocess import preprocess_batch
     from plateocr.recognize import PlateReader, list_images
 
-    reader = PlateReader(model)
+    reader = PlateReader(model, RecognizeConfig(reader="chars"))
     per_image = []
     for path in list_images(images, include_all=False):
         image = read_image(path)
-        per_image.append(reader.plate_crops(image, reader.candidates(image, path, labels)).crops)
-    arrays = [preprocess_batch(c, reader.preprocess) for c in per_image]
-    reader.predict(arrays[0])
-    reader.predict(arrays[0][:1])
+        per_image.append(reader.chars.plate_crops([crop(image, c.box) for c in reader.candidates(image, path, labels)]).crops)
+    arrays = [preprocess_batch(c, reader.chars.preprocess) for c in per_image]
+    reader.chars.predict(arrays[0])
+    reader.chars.predict(arrays[0][:1])
     started = time.perf_counter()
     for x in arrays:
-        reader.predict(x)
+        reader.chars.predict(x)
     batched = time.perf_counter() - started
     started = time.perf_counter()
     for x in arrays:
         for one in x:  # as the original program did: one model call per character
-            reader.predict(one[None])
+            reader.chars.predict(one[None])
     single = time.perf_counter() - started
     return batched, single, sum(len(x) for x in arrays)
 

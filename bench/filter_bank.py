@@ -10,7 +10,7 @@ The validation scenes come from ``bench/testset.py``'s generator with their own 
 the test set uses 2026, training 42) and are written to ``--out``. Every image is read once with and
 once without its label, with all the filters of ``plateocr.filters.FILTERS`` in every view, and each
 variant's decoding is kept; any smaller bank is then scored offline exactly as the reader chooses
-(``plateocr.recognize.best_candidate``). Backward elimination drops, one at a time, the filter whose
+(``plateocr.charreader.best_candidate``). Backward elimination drops, one at a time, the filter whose
 removal costs the fewest plates (ties: the later in ``FILTERS``) and prints the path. Figures only.
 """
 
@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 import config  # noqa: E402
 from plateocr.decode import Decoded  # noqa: E402
 from plateocr.filters import FILTERS  # noqa: E402
+from plateocr.plates import crop  # noqa: E402
 
 # One image read one way: (mode, true plate, per candidate (prior, per variant decoding)).
 Reading = tuple[str, str, list[tuple[float, list[Decoded | None]]]]
@@ -41,7 +42,7 @@ def collect(model: Path, folder: Path) -> list[Reading]:
     from plateocr.imageio import read_image
     from plateocr.recognize import PlateReader
 
-    reader = PlateReader(model, config.RecognizeConfig(filters=tuple(FILTERS)))
+    reader = PlateReader(model, config.RecognizeConfig(filters=tuple(FILTERS), reader="chars"))
     images = sorted((folder / "images").glob("*.jpg"))
     out: list[Reading] = []
     for mode in MODES:
@@ -49,14 +50,14 @@ def collect(model: Path, folder: Path) -> list[Reading]:
         for path in images:
             image = read_image(path)
             candidates = reader.candidates(image, path, labels)
-            decoded = reader.decode_variants(image, candidates) if candidates else []
+            decoded = reader.chars.decode_variants([crop(image, c.box) for c in candidates]) if candidates else []
             out.append((mode, path.stem, [(c.prior, d) for c, d in zip(candidates, decoded, strict=True)]))
     return out
 
 
 def texts(readings: Sequence[Reading], bank: Sequence[str]) -> list[str]:
     """What the reader with filter bank ``bank`` reads for each reading (its variants picked from the full bank's)."""
-    from plateocr.recognize import best_candidate
+    from plateocr.charreader import best_candidate
 
     names = list(FILTERS)
     keep = {names.index(n) for n in bank}

@@ -49,16 +49,18 @@ started = time.time()
 import json, sys
 sys.path.insert(0, sys.argv[1])
 runtime, model, photo, labels = sys.argv[2:6]
+import plateocr.charreader as charreader
 import plateocr.recognize as recognize
+from config import RecognizeConfig
 if runtime == "keras":  # the path before ONNX Runtime: TensorFlow imported, the .h5 loaded by Keras
     from pathlib import Path
     from plateocr.onnxrt import KerasModel
     from plateocr.tfimport import import_tensorflow_quietly
     import_tensorflow_quietly()
     import keras
-    recognize.OnnxModel = lambda path, threads=None: KerasModel(Path(path).with_suffix(".h5"))
+    charreader.OnnxModel = lambda path, threads=None: KerasModel(Path(path).with_suffix(".h5"))
 imported = time.time()
-reader = recognize.PlateReader(model)
+reader = recognize.PlateReader(model, RecognizeConfig(reader="chars"))
 loaded = time.time()
 result = reader.read_image(photo, labels)
 read = time.time()
@@ -111,7 +113,8 @@ def timed_read(reader: Any, path: Path, labels: Path | None) -> tuple[dict[str, 
     from plateocr.decode import decode_plate
     from plateocr.imageio import read_image
     from plateocr.preprocess import preprocess_batch
-    from plateocr.recognize import best_candidate
+    from plateocr.charreader import best_candidate
+    from plateocr.plates import crop
 
     times: dict[str, float] = {}
     cpu, clock = time.process_time(), time.perf_counter()
@@ -126,11 +129,11 @@ def timed_read(reader: Any, path: Path, labels: Path | None) -> tuple[dict[str, 
     lap("decode image")
     candidates = reader.candidates(image, path, labels)
     lap("plate boxes")
-    batch = reader.plate_crops(image, candidates)
+    batch = reader.chars.plate_crops([crop(image, c.box) for c in candidates])
     lap("filters")
-    x = preprocess_batch(batch.crops, reader.preprocess)
+    x = preprocess_batch(batch.crops, reader.chars.preprocess)
     lap("preprocess")
-    probs = reader.predict(x)
+    probs = reader.chars.predict(x)
     lap("model")
     priors = iter(batch.priors)
     decoded = [[decode_plate(probs[s:e], next(priors)) for s, e in spans] for spans in batch.spans]
@@ -145,8 +148,9 @@ def readers(model: Path, threads: int | None) -> dict[str, Any]:
     from plateocr.onnxrt import KerasModel
     from plateocr.recognize import PlateReader
 
-    onnx, keras = PlateReader(model, threads=threads), PlateReader(model)
-    keras.model = KerasModel(model)
+    chars = RecognizeConfig(reader="chars")
+    onnx, keras = PlateReader(model, chars, threads=threads), PlateReader(model, chars)
+    keras.chars.model = KerasModel(model)
     return {"onnx": onnx, "keras": keras}
 
 

@@ -19,7 +19,7 @@ Engines:
 
 * **ours**: ``PlateReader.read_image`` (labels folder, or None: the localiser's candidates).
 * **tesseract** (Debian ``tesseract-ocr``): the same filtered crops as ours, i.e. our candidates
-  (label box with margin, or the localiser's), ``PlateReader.filtered_variants`` (each view, each
+  (label box with margin, or the localiser's), ``CharsReader.filtered_variants`` (each view, each
   filter of the bank);
   each variant read with ``--psm 7`` and a whitelist of digits and the 20 plate consonants, all
   variants of an image in one ``tesseract`` process; the reading is the majority of the variants'
@@ -166,7 +166,7 @@ def filtered_crops(reader: PlateReader, path: Path, labels: Path | None) -> list
     image = read_image(path)
     variants = []
     for cand in reader.candidates(image, path, labels):
-        variants += reader.filtered_variants(crop(image, cand.box))
+        variants += reader.chars.filtered_variants(crop(image, cand.box))
     return variants
 
 

@@ -26,7 +26,7 @@ def synthetic_characters(n_plates: int, seed: int, cfg: RecognizeConfig | None =
     A plate whose segmentation is not 7 boxes with the digit/letter gap in its place is
     skipped, so no crop is given a label it might not deserve.
     """
-    from plateocr.recognize import character_crops, normalise_plate
+    from plateocr.charreader import character_crops, normalise_plate
     from plateocr.segment import segment_plate
     from plateocr.synth import degrade_plate, random_plate_text, render_plate
 

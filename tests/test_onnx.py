@@ -187,7 +187,7 @@ def requirement_closure(names: Iterable[str]) -> set[str]:
 def keras_reader(model: Path) -> PlateReader:
     """The Chars74K reader as it was before ONNX Runtime: the same pipeline, the Keras model in its place."""
     reader = PlateReader(model, RecognizeConfig(reader="chars"))
-    reader.model = KerasModel(model)
+    reader.chars.model = KerasModel(model)
     return reader
 
 
@@ -226,7 +226,10 @@ def test_export_onnx_option_exports_an_older_model(tiny_model, tiny_chars74k_sha
     meta = json.loads(old.with_suffix(".json").read_text())
     assert meta["onnx"]["file"] == "old.onnx" and meta["onnx"]["max_abs_diff"] <= 1e-4
     batch = np.random.default_rng(3).random((5, 32, 32, 1), dtype=np.float32)
-    np.testing.assert_allclose(PlateReader(old).predict(batch), PlateReader(tiny_model).predict(batch), atol=1e-5)
+    chars_only = RecognizeConfig(reader="chars")
+    np.testing.assert_allclose(
+        PlateReader(old, chars_only).chars.predict(batch), PlateReader(tiny_model, chars_only).chars.predict(batch), atol=1e-5
+    )
 
 
 def test_export_onnx_option_without_a_model_exits_2(tmp_path, capsys):

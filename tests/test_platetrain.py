@@ -107,7 +107,7 @@ def test_every_reader_mode_fills_raw_text_and_format(tiny_model, rendered_plate)
         reader = PlateReader(tiny_model, RecognizeConfig(reader=mode))
         verdict, index = reader.read_candidates(image, [PlateCandidate(Box(80, 30, 540, 130), "label")])
         assert verdict.format in FORMATS
-        assert (mode == "plate") == (reader.model is None) and (mode == "chars") == (reader.whole_plate is None)
+        assert (mode == "plate") == (reader.chars is None) and (mode == "chars") == (reader.whole_plate is None)
         if verdict.text:
             assert index == 0 and verdict.format == "spanish" and len(verdict.char_probs) == 7
             assert 0.0 <= verdict.confidence <= 1.0

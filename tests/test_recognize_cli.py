@@ -15,7 +15,8 @@ from config import SPANISH_PLATE, PreprocessConfig, RecognizeConfig
 from plateocr.errors import SetupError
 from plateocr.filters import FILTERS
 from plateocr.plates import Box, expand_box
-from plateocr.recognize import PlateCandidate, PlateReader, count_hits, list_images, load_model
+from plateocr.charreader import load_model
+from plateocr.recognize import PlateCandidate, PlateReader, count_hits, list_images
 
 GOOD = "2745BCD"
 ZERO_BYTES = "3000BBB"
@@ -269,11 +270,11 @@ def test_filter_bank_flag_sets_the_variants_read(tiny_model, folders, rendered_p
 
 def test_one_model_call_gives_the_same_probabilities_for_any_batch_size(tiny_model):
     reader = PlateReader(tiny_model)
-    size = reader.preprocess.size
+    size = reader.chars.preprocess.size
     x = np.random.default_rng(3).random((70, size, size, 1), dtype=np.float32)
-    whole = reader.predict(x)
+    whole = reader.chars.predict(x)
     assert whole.shape == (70, 36)
     np.testing.assert_allclose(whole.sum(axis=1), 1.0, rtol=1e-5)
     for n in (1, 5, 33):
-        np.testing.assert_allclose(reader.predict(x[:n]), whole[:n], atol=1e-5)
-    assert reader.predict(x[:0]).shape == (0, 36)
+        np.testing.assert_allclose(reader.chars.predict(x[:n]), whole[:n], atol=1e-5)
+    assert reader.chars.predict(x[:0]).shape == (0, 36)

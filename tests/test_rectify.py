@@ -8,7 +8,8 @@ import pytest
 
 from config import RecognizeConfig
 from plateocr.filters import FILTERS
-from plateocr.recognize import PlateReader, normalise_plate
+from plateocr.charreader import normalise_plate
+from plateocr.recognize import PlateReader
 from plateocr.rectify import MARGIN, edge_angle, on_crop_border, order_corners, rectify_plate
 from plateocr.segment import segment_plate
 
@@ -93,11 +94,11 @@ def test_reader_reads_both_views_only_when_rectified(tiny_model, rendered_plate)
     plate, _ = rendered_plate("2745BCD")
     steep = seen_at_angle(plate, STEEP, (310, 215))
     reader = PlateReader(tiny_model)
-    assert len(reader.plate_views(steep)) == 2
-    assert len(reader.plate_views(plate)) == 1
-    assert len(reader.filtered_variants(steep)) == 2 * len(RecognizeConfig().filters)
+    assert len(reader.chars.plate_views(steep)) == 2
+    assert len(reader.chars.plate_views(plate)) == 1
+    assert len(reader.chars.filtered_variants(steep)) == 2 * len(RecognizeConfig().filters)
     plain_only = PlateReader(tiny_model, RecognizeConfig(rectify=False))
-    assert len(plain_only.plate_views(steep)) == 1
+    assert len(plain_only.chars.plate_views(steep)) == 1
 
 
 def test_unknown_filter_is_refused_before_loading(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 
 from config import RecognizeConfig
 from plateocr.filters import FILTERS
-from plateocr.recognize import normalise_plate
+from plateocr.charreader import normalise_plate
 from plateocr.segment import deskew, segment_characters
 
 from conftest import BAND_WIDTH
