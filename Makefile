@@ -4,10 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 MODEL  ?= models/chars74k_cnn.h5
 STAMP  := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
+# Debian's headless browser and its WebDriver, for the web page's test (no browser build is downloaded).
+BROWSER_PACKAGES := chromium chromium-driver
 # Debian fonts for the synthetic plates (kept equal to plateocr.synth.FONT_PACKAGES; a test checks).
 FONT_PACKAGES := fonts-opendin fonts-roboto-unhinted fonts-liberation fonts-urw-base35 fonts-dejavu-core
 
-.PHONY: run venv fonts data model retrain test test-fast bench bench-deps check clean
+.PHONY: run venv serve-deps browser fonts data model retrain test test-fast bench bench-deps check clean
 
 run: model
 	$(BIN)/python recognize_plates.py --model $(MODEL)
@@ -19,6 +22,19 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
+
+# The HTTP service's packages (serve_plates.py) and the browser test's Selenium.
+serve-deps: $(SERVE_STAMP)
+
+$(SERVE_STAMP): requirements-serve.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-serve.txt
+	touch $@
+
+# Installs Chromium and chromedriver with apt-get (as root) only when one is missing.
+browser:
+	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "installing $(BROWSER_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
 
 # Installs the fonts with apt-get (as root) only when one is missing.
 fonts:
@@ -36,10 +52,10 @@ model: data fonts
 retrain: data fonts
 	$(BIN)/python train_cnn.py --out $(MODEL)
 
-test: venv fonts
+test: venv serve-deps fonts browser
 	$(BIN)/python -m pytest tests -q
 
-test-fast: venv fonts
+test-fast: venv serve-deps fonts browser
 	$(BIN)/python -m pytest tests -q -m "not slow"
 
 SYNTH_TEST := data/synthetic_test
