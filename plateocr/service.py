@@ -44,6 +44,9 @@ log = logging.getLogger("plateocr.service")
 
 # What a raw (non-multipart) upload is called in its record.
 RAW_UPLOAD_NAME = "upload"
+# Requests whose headers add up to more are refused with 431 (h11 alone lets a header block that
+# arrives in one piece through, whatever its size).
+MAX_HEADER_BYTES = 32 * 1024
 
 
 class ApiError(Exception):
@@ -285,8 +288,8 @@ def create_app(service: ReadService, model_path: Path, api_key: str | None = Non
         service.requests += 1  # only the event loop's thread counts requests
         check_key(request, api_key)
         data, name, params = await upload(request, service.cfg.max_bytes)
-        job = ReadJob(data, name, parse_box(params.get("box")), parse_confidence(params.get("min_confidence"), floor))
         request.state.image = f"{len(data)} B"
+        job = ReadJob(data, name, parse_box(params.get("box")), parse_confidence(params.get("min_confidence"), floor))
         result, (width, height) = await wait_for_reading(service, job)
         request.state.image = f"{width}x{height} {len(data)} B"
         return {"results": [result_record(result)]}
@@ -361,7 +364,8 @@ async def wait_for_reading(service: ReadService, job: ReadJob) -> tuple[ImageRes
 
 
 class RequestLog:
-    """ASGI wrapper: one log line per request, and no exception (so no traceback) ever reaches the server.
+    """ASGI wrapper: one log line per request, huge headers refused (431), and no exception (so no
+    traceback) ever reaches the server.
 
     The image size is what the route put in ``request.state.image``.
     """
@@ -383,7 +387,12 @@ class RequestLog:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_and_note)
+            header_bytes = sum(len(k) + len(v) for k, v in scope.get("headers", ()))
+            if header_bytes > MAX_HEADER_BYTES:
+                message = f"request headers of {header_bytes:,} bytes are over the limit of {MAX_HEADER_BYTES:,}"
+                await json_error(431, message)(scope, receive, send_and_note)
+            else:
+                await self.app(scope, receive, send_and_note)
         except Exception as exc:  # noqa: BLE001 - already answered by the app's handler; one line, no traceback
             log.error("%s %s: internal error (%s)", scope.get("method"), scope.get("path"), describe(exc))
             log.debug("internal error", exc_info=True)
