@@ -107,3 +107,28 @@ def test_confidence_ranks_right_readings_above_wrong_ones(real_model):
     assert rank_auc(conf[ok], conf[~ok]) >= 0.8
     most_confident = np.argsort(-conf)[: len(conf) // 2]
     assert ok[most_confident].mean() >= ok.mean() + 0.05
+
+
+def test_video_of_the_test_photos_gives_one_event_per_plate(real_model, shared_data, tmp_path):
+    """Test photos held one second each in a lossless video: one event per plate, with the still's reading and times."""
+    import cv2
+
+    from plateocr.video import differences, slideshow, write_video
+
+    reader = PlateReader(real_model)
+    photos = sorted(p for p in (shared_data / "test6Training" / "images").glob("*.jpg") if SPANISH_PLATE.match(p.stem))
+    chosen: list[tuple[np.ndarray, str, str]] = []  # (photo, plate, still reading)
+    for path in photos[:10]:
+        still = reader.read_image(path, None).text
+        # Neighbours whose readings look alike would be one passage by design: keep plates apart.
+        if still and (not chosen or differences(still, chosen[-1][2]) > 2):
+            chosen.append((cv2.imread(str(path)), path.stem, still))
+    assert len(chosen) >= 5
+    video = tmp_path / "plates.avi"
+    write_video(video, slideshow([c[0] for c in chosen], (416, 416), fps=5.0), fps=5.0)
+    jsonl = tmp_path / "events.jsonl"
+    assert recognize_plates.main(["--video", str(video), "--model", str(real_model), "--jsonl", str(jsonl), "-q"]) == 0
+    events = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    got = [(e["reading"], e["first_seen_s"], e["last_seen_s"], e["frames"]) for e in events]
+    assert got == [(still, float(i), i + 0.8, 5) for i, (_, _, still) in enumerate(chosen)]
+    assert sum(still == plate for _, plate, still in chosen) >= len(chosen) // 2
