@@ -7,6 +7,9 @@ ever downloaded).
 
 from __future__ import annotations
 
+import http.client
+import io
+import json
 import os
 import re
 import select
@@ -14,9 +17,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from config import ROOT
 
@@ -27,6 +32,55 @@ CHROMIUM_FLAGS = (
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
     "--disable-default-apps", "--mute-audio",
 )  # fmt: skip
+
+
+class Answer:
+    """An HTTP answer: status, headers (lower-case names), body."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def connect(url: str, timeout: float = 120) -> http.client.HTTPConnection:
+    """A keep-alive connection to the service at ``url``."""
+    parts = urlsplit(url)
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+
+
+def send(
+    conn: http.client.HTTPConnection, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> Answer:
+    """One request on ``conn``."""
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+
+
+def request(
+    url: str, method: str = "POST", path: str = "/v1/read", body: bytes = b"", headers: dict[str, str] | None = None
+) -> Answer:
+    """One HTTP request on a fresh connection."""
+    conn = connect(url)
+    try:
+        return send(conn, method, path, body, headers)
+    finally:
+        conn.close()
+
+
+def multipart(fields: dict[str, str], file_name: str | None, data: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body with the text ``fields`` and (when ``file_name``) the file field ``image``."""
+    boundary = uuid.uuid4().hex
+    out = io.BytesIO()
+    for key, value in fields.items():
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
+    if file_name is not None:
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{file_name}"\r\n'
+        out.write(f"{head}Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
 
 
 @dataclass

@@ -7,8 +7,6 @@ one-line JSON error, keeps serving, and logs one line per request.
 
 from __future__ import annotations
 
-import http.client
-import io
 import json
 import socket
 import threading
@@ -16,7 +14,6 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -24,45 +21,11 @@ import pytest
 from conftest import API_KEY
 
 import recognize_plates
+from plateocr.devtools import Answer, multipart, request
 
 pytest.importorskip("fastapi", reason="pip install -r requirements-serve.txt")
 
 IGNORED = ("name", "file", "seconds")  # what differs between a file on disk and an upload
-
-
-class Answer:
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
-        self.status, self.headers, self.body = status, headers, body
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def request(
-    url: str, method: str = "POST", path: str = "/v1/read", body: bytes = b"", headers: dict[str, str] | None = None
-) -> Answer:
-    """One HTTP request on a fresh connection."""
-    parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
-    finally:
-        conn.close()
-
-
-def multipart(fields: dict[str, str], file_name: str | None, data: bytes) -> tuple[bytes, str]:
-    """A multipart/form-data body with the text ``fields`` and (when ``file_name``) the file field ``image``."""
-    boundary = uuid.uuid4().hex
-    out = io.BytesIO()
-    for key, value in fields.items():
-        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
-    if file_name is not None:
-        head = f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="{file_name}"\r\n'
-        out.write(f"{head}Content-Type: application/octet-stream\r\n\r\n".encode() + data + b"\r\n")
-    out.write(f"--{boundary}--\r\n".encode())
-    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
 
 
 def read_photo(url: str, data: bytes, query: str = "", key: str | None = API_KEY, name: str | None = None) -> Answer:
