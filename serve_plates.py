@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -122,11 +123,21 @@ def serve(args: argparse.Namespace) -> int:
         server = uvicorn.Server(
             uvicorn.Config(app, log_config=None, access_log=False, http="h11", lifespan="off", timeout_keep_alive=5)
         )
+        signals: list[int] = []
+        graceful_stop = server.handle_exit
+
+        def note_signal(sig: int, frame: object) -> None:
+            signals.append(sig)
+            graceful_stop(sig, frame)  # type: ignore[arg-type]
+
+        server.handle_exit = note_signal  # type: ignore[method-assign]
         try:
-            server.run(sockets=[sock])  # on Ctrl-C: a graceful stop, then KeyboardInterrupt
+            server.run(sockets=[sock])  # on Ctrl-C: a graceful stop (uvicorn may then raise KeyboardInterrupt)
         finally:
             service.stop()
             log.info("stopped after %d requests, %d images read", service.requests, service.served)
+    if signal.SIGINT in signals:
+        raise KeyboardInterrupt
     return EXIT_OK
 
 

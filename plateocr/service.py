@@ -284,7 +284,7 @@ def create_app(service: ReadService, model_path: Path, api_key: str | None = Non
         return service.health(model_path)
 
     @app.post("/v1/read")
-    async def read(request: Request) -> dict[str, Any]:
+    async def read(request: Request) -> JSONResponse:
         service.requests += 1  # only the event loop's thread counts requests
         check_key(request, api_key)
         data, name, params = await upload(request, service.cfg.max_bytes)
@@ -292,7 +292,7 @@ def create_app(service: ReadService, model_path: Path, api_key: str | None = Non
         job = ReadJob(data, name, parse_box(params.get("box")), parse_confidence(params.get("min_confidence"), floor))
         result, (width, height) = await wait_for_reading(service, job)
         request.state.image = f"{width}x{height} {len(data)} B"
-        return {"results": [result_record(result)]}
+        return JSONResponse({"results": [result_record(result)]})
 
     return app
 
