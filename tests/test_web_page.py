@@ -54,7 +54,9 @@ def test_an_uploaded_photo_shows_its_reading(plate_service, scene_photos, browse
     assert photo.name in card.text
     if expected["reading"]:
         assert f"confidence {expected['confidence']:.2f}" in card.text
-        assert card.find_element(By.CLASS_NAME, "copy").is_enabled()
+        copy = card.find_element(By.CLASS_NAME, "copy")
+        copy.click()
+        WebDriverWait(browser, 10).until(lambda d: copy.text == "Copied")
     # The photo was drawn on the canvas at its own size (the box and caption are drawn over it).
     size = browser.execute_script("const c = arguments[0].querySelector('canvas'); return [c.width, c.height];", card)
     assert size == [416, 416]
