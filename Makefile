@@ -70,10 +70,11 @@ bench-deps: venv
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench.txt
 
 # Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, peers.
-bench: model bench-deps $(SYNTH_TEST)/manifest.csv
+bench: model bench-deps serve-deps $(SYNTH_TEST)/manifest.csv
 	$(BIN)/python bench/bench.py --model $(MODEL)
 	$(BIN)/python bench/jobs_bench.py --model $(MODEL) --repeat 3
 	$(BIN)/python bench/peers.py --model $(MODEL)
+	$(BIN)/python bench/serve_bench.py --model $(MODEL)
 
 check: test
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -66,6 +67,12 @@ def timed_reads(url: str, bodies: list[bytes]) -> tuple[list[float], list[float]
         inside.append(answer.json()["results"][0]["seconds"])
     conn.close()
     return times, inside
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def latency_line(label: str, times: list[float], inside: list[float]) -> str:
@@ -169,9 +176,15 @@ def bench_service(args: argparse.Namespace, photos: list[Path], work: Path) -> N
         small = [p.read_bytes() for p in photos]
         first, first_inside = timed_reads(service.url, small[:1])
         print(f"first request after start: {first[0]:.3f} s (416 px; reading alone {first_inside[0]:.3f} s)")
-        print(latency_line("416 px, no box", *timed_reads(service.url, [small[i % len(small)] for i in range(args.requests)])))
         big = twelve_megapixels(work)
-        print(latency_line(f"12 MP ({len(big) / 1e6:.1f} MB JPEG), no box", *timed_reads(service.url, [big] * args.big_requests)))
+        for label, bodies in (
+            ("416 px, no box", [small[i % len(small)] for i in range(args.requests)]),
+            (f"12 MP ({len(big) / 1e6:.1f} MB JPEG), no box", [big] * args.big_requests),
+        ):
+            cpu = cpu_seconds(service.process.pid)
+            print(latency_line(label, *timed_reads(service.url, bodies)))
+            # Load-independent: what one request costs the service in CPU (its threads may use both cores).
+            print(f"  service CPU per request: {(cpu_seconds(service.process.pid) - cpu) / len(bodies):.3f} s")
         for concurrency in (1, 4):
             rps, statuses = throughput(service.url, [small[i % len(small)] for i in range(args.requests)], concurrency)
             print(f"concurrency {concurrency}: {rps:.2f} requests/s (statuses {dict(statuses)})")
@@ -235,11 +248,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-service", action="store_true")
     args = p.parse_args(argv)
     photos = sorted(q for q in args.images.glob("*.jpg") if SPANISH_PLATE.match(q.stem))
+    # Timings move with the machine's load: say what it was.
+    print("load average at start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     with tempfile.TemporaryDirectory(prefix="serve_bench.") as tmp:
         if not args.skip_service:
             bench_service(args, photos, Path(tmp))
         if not args.skip_video:
             bench_video(args, photos, Path(tmp))
+    print("load average at end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     return 0
 
 
