@@ -96,12 +96,12 @@ class ReadService:
         self.thread.start()
 
     def warm(self) -> None:
-        """Trace the model's call and run the whole path once on a blank photo."""
+        """Trace the model's call and run the whole path (localiser, views, filters, model) on a drawn plate."""
         size = self.reader.preprocess.size
         self.reader.predict(np.zeros((PLATE_LENGTH, size, size, 1), np.float32))
-        blank = np.full((416, 416, 3), 128, np.uint8)
-        self.reader.read_image(Path("warm-up"), None, image=blank, box=Box(100, 180, 200, 50))
-        self.reader.read_image(Path("warm-up"), None, image=blank)
+        photo, box = warm_up_photo()
+        for given in (None, box, None):
+            self.reader.read_image(Path("warm-up"), None, image=photo, box=given)
 
     def stop(self) -> None:
         """Let the worker finish the queued jobs and end."""
@@ -164,6 +164,18 @@ class ReadService:
             "images_read": self.served,
             "queue": {"waiting": self.jobs.qsize(), "size": self.cfg.queue_size},
         }
+
+
+def warm_up_photo() -> tuple[np.ndarray, Box]:
+    """A 416 px grey photo with a plate-like white box of dark characters (and a blue band), and its box."""
+    import cv2
+
+    photo = np.full((416, 416, 3), 110, np.uint8)
+    box = Box(120, 250, 176, 40)
+    cv2.rectangle(photo, (box.x, box.y), (box.x2, box.y2), (245, 245, 245), -1)
+    cv2.rectangle(photo, (box.x, box.y), (box.x + 14, box.y2), (165, 70, 10), -1)
+    cv2.putText(photo, "1234 BCD", (box.x + 20, box.y2 - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.95, (20, 20, 20), 3)
+    return photo, box
 
 
 def apply_min_confidence(result: ImageResult, threshold: float) -> None:
