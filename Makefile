@@ -10,12 +10,15 @@ PLATE_ONNX := $(basename $(PLATE_MODEL)).onnx
 # A reading-only environment (no TensorFlow): `make venv-read`.
 READ_VENV ?= .venv-read
 STAMP  := $(VENV)/.installed
+SERVE_STAMP := $(VENV)/.installed-serve
+# Debian's headless browser and its WebDriver, for the web page's test (no browser build is downloaded).
+BROWSER_PACKAGES := chromium chromium-driver
 # Debian fonts for the synthetic plates (kept equal to plateocr.synth.FONT_PACKAGES; a test checks).
 FONT_PACKAGES := fonts-opendin fonts-roboto-unhinted fonts-liberation fonts-urw-base35 fonts-dejavu-core
 # The whole-plate generator's extra faces (kept equal to plateocr.plategen.FONT_PACKAGES; a test checks).
 PLATEGEN_FONT_PACKAGES := fonts-roadgeek fonts-b612 fonts-ocr-b fonts-bebas-neue fonts-league-spartan fonts-cantarell fonts-go fonts-allerta fonts-play fonts-jura
 
-.PHONY: run venv venv-read fonts data model retrain test test-fast bench bench-deps check clean
+.PHONY: run venv venv-read serve-deps browser fonts data model retrain test test-fast bench bench-transfer bench-deps check clean
 
 run: model
 	$(BIN)/python recognize_plates.py --model $(MODEL) --plate-model $(PLATE_MODEL)
@@ -36,6 +39,19 @@ $(READ_VENV)/.installed: requirements-read.txt
 	$(READ_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(READ_VENV)/bin/python -m pip install --quiet -r requirements-read.txt
 	touch $@
+
+# The HTTP service's packages (serve_plates.py) and the browser test's Selenium.
+serve-deps: $(SERVE_STAMP)
+
+$(SERVE_STAMP): requirements-serve.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-serve.txt
+	touch $@
+
+# Installs Chromium and chromedriver with apt-get (as root) only when one is missing.
+browser:
+	@dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "installing $(BROWSER_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
 
 # Installs the fonts with apt-get (as root) only when one is missing.
 fonts:
@@ -59,10 +75,10 @@ retrain: data fonts
 	$(BIN)/python train_cnn.py --out $(MODEL)
 	$(BIN)/python train_plate.py --out $(PLATE_MODEL)
 
-test: venv fonts
+test: venv serve-deps fonts browser
 	$(BIN)/python -m pytest tests -q
 
-test-fast: venv fonts
+test-fast: venv serve-deps fonts browser
 	$(BIN)/python -m pytest tests -q -m "not slow"
 
 SYNTH_TEST := data/synthetic_test
@@ -81,12 +97,19 @@ bench-deps: venv
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench.txt
 
 # Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, ONNX Runtime vs Keras,
-# peers, and how far the readings can be trusted (bench/trust.py).
-bench: model bench-deps venv-read $(SYNTH_TEST)/manifest.csv $(SYNTH_TEST)/none/manifest.csv
+# peers, the service, and how far the readings can be trusted (bench/trust.py).
+bench: model bench-deps venv-read serve-deps $(SYNTH_TEST)/manifest.csv $(SYNTH_TEST)/none/manifest.csv
 	$(BIN)/python bench/bench.py --model $(MODEL)
 	$(BIN)/python bench/jobs_bench.py --model $(MODEL) --repeat 3
 	$(BIN)/python bench/onnx_bench.py --model $(MODEL) --read-python $(READ_VENV)/bin/python
 	$(BIN)/python bench/peers.py --model $(MODEL)
+	$(BIN)/python bench/serve_bench.py --model $(MODEL)
+	$(BIN)/python bench/trust.py --model $(MODEL) --plate-model $(PLATE_MODEL)
+	$(BIN)/python bench/reader_speed.py --model $(MODEL) --plate-model $(PLATE_MODEL)
+
+# Transfer across the generator's style families: three whole-plate models trained (about 20 minutes).
+bench-transfer: model
+	$(BIN)/python bench/plate_transfer.py --with-all $(PLATE_MODEL)
 
 check: test
 

@@ -220,6 +220,66 @@ class RecognizeConfig:
             raise ValueError(f"filters must be a non-empty list of distinct names, got {list(self.filters)}")
 
 
+@dataclass(frozen=True)
+class ServeConfig:
+    """Defaults of ``serve_plates.py`` (the HTTP service)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    model: Path = MODEL_PATH
+    # Request bodies larger than this are refused with 413 before they are read whole.
+    max_bytes: int = 20_000_000
+    # Images with more pixels are refused with 413 before their pixels are decoded (12 MP photos pass).
+    max_pixels: int = 40_000_000
+    # Images waiting for the model; one more gets 503 with Retry-After.
+    queue_size: int = 8
+    # Seconds a request may wait and be read before it gets 504.
+    timeout: float = 30.0
+    # Environment variable holding the API key when --api-key is not given.
+    api_key_env: str = "PLATEOCR_API_KEY"
+
+    def validate(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be in [0, 65535], got {self.port}")
+        if self.max_bytes < 1024:
+            raise ValueError(f"max bytes must be >= 1024, got {self.max_bytes}")
+        if self.max_pixels < 64:
+            raise ValueError(f"max pixels must be >= 64, got {self.max_pixels}")
+        if self.queue_size < 1:
+            raise ValueError(f"queue size must be >= 1, got {self.queue_size}")
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
+
+
+@dataclass(frozen=True)
+class VideoConfig:
+    """Defaults of ``recognize_plates.py --video``."""
+
+    # Frames read per second of video when --every is not given.
+    frames_per_second: float = 5.0
+    # A plate unseen for this many seconds has passed: its event closes.
+    gap_seconds: float = 1.0
+    # Readings differing in at most this many positions belong to the same plate.
+    max_differences: int = 2
+    # Events seen in fewer frames are dropped as noise.
+    min_frames: int = 2
+    # A dropped stream is reopened this many times, waiting 1, 2, 4 ... (at most max_backoff) seconds.
+    reconnects: int = 5
+    max_backoff: float = 30.0
+
+    def validate(self) -> None:
+        if self.frames_per_second <= 0:
+            raise ValueError(f"frames per second must be > 0, got {self.frames_per_second}")
+        if self.gap_seconds <= 0:
+            raise ValueError(f"gap must be > 0 seconds, got {self.gap_seconds}")
+        if not 0 <= self.max_differences < PLATE_LENGTH:
+            raise ValueError(f"max differences must be in [0, {PLATE_LENGTH - 1}], got {self.max_differences}")
+        if self.min_frames < 1:
+            raise ValueError(f"min frames must be >= 1, got {self.min_frames}")
+        if self.reconnects < 0 or self.max_backoff <= 0:
+            raise ValueError(f"reconnects must be >= 0 and max backoff > 0, got {self.reconnects}, {self.max_backoff}")
+
+
 def to_jsonable(obj: Any) -> Any:
     """A config dataclass as plain JSON data (paths become strings)."""
     if hasattr(obj, "__dataclass_fields__"):

@@ -34,9 +34,16 @@ outputs:
   confidence, per-character probabilities, plate box (pixels of the EXIF-oriented image),
   where the box came from (label or localiser), seconds and error.
 
+video:
+  --video FILE_OR_URL reads a file or a stream instead of photos and writes one JSON object per
+  passage of a plate (reading voted over its frames, first_seen_s, last_seen_s, frames,
+  confidence, box) to --jsonl as each closes; --save-annotated DIR gets each event's best frame.
+  A dropped stream is reopened with back-off; Ctrl-C closes and writes the open events (130).
+
 exit codes:
-  0    every image was read
+  0    every image was read (video: the file or stream was read to its end)
   1    some images failed (each named on stderr with the cause); all other results are written
+       (video: the stream dropped and could not be reopened)
   2    usage or setup error: bad flag, missing input/model, incompatible model, unwritable output
   130  interrupted (Ctrl-C): no result file is written, existing ones are left as they were
 """
@@ -92,8 +99,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
                    help="processes reading images in parallel, each loading the model once; 0: one per CPU "
                    "(default: %(default)s)")
+    video = p.add_argument_group("video (instead of photos)")
+    video.add_argument("--video", metavar="FILE_OR_URL",
+                       help="read a video file or a stream (rtsp://, http://): one event per passage of a plate")
+    video.add_argument("--every", type=int, metavar="N", help="read one frame in N (default: about 5 a second)")
+    video.add_argument("--jsonl", type=Path, metavar="FILE", help="write each event as a JSON line as it closes")
     add_verbosity(p)
     args = p.parse_args(argv)
+    check_video_args(p, args)
     if args.jobs < 0:
         p.error(f"argument -j/--jobs: must be >= 0, got {args.jobs}")
     if not 0.0 <= args.min_confidence <= 1.0:
@@ -103,6 +116,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def check_video_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--video excludes photo inputs; --every and --jsonl need it."""
+    if args.video is None:
+        if args.every is not None or args.jsonl is not None:
+            p.error("--every and --jsonl go with --video")
+        return
+    if args.inputs or args.images is not None:
+        p.error("give --video or photos, not both")
+    if args.every is not None and args.every < 1:
+        p.error(f"argument --every: must be >= 1, got {args.every}")
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse_args(argv)
@@ -110,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_SETUP
     try:
         setup_logging(args)
-        return run(args)
+        return run_video(args) if args.video else run(args)
     except KeyboardInterrupt:
         print("recognize_plates: interrupted; results not written, existing files are unchanged", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -166,6 +191,43 @@ def run(args: argparse.Namespace) -> int:
     if failures:
         return EXIT_SETUP
     return EXIT_SOME_FAILED if any(r.error for r in results) else EXIT_OK
+
+
+def run_video(args: argparse.Namespace) -> int:
+    """--video: read the file or stream, write each event as it closes, print the summary."""
+    from plateocr.recognize import PlateReader
+    from plateocr.results import check_writable
+    from plateocr.video import event_writer, read_video
+
+    cfg = RecognizeConfig(min_confidence=args.min_confidence, filters=args.filters, rectify=not args.no_rectify)
+    try:
+        for path, is_dir in ((args.jsonl, False), (args.save_annotated, True)):
+            if path is not None:
+                check_writable(path, directory=is_dir)
+        reader = PlateReader(args.model, cfg)
+        with event_writer(args.jsonl, args.save_annotated) as on_event:
+            summary = read_video(reader, args.video, on_event, every=args.every)
+    except PlateOCRError as exc:
+        print(f"recognize_plates: error: {exc}", file=sys.stderr)
+        return EXIT_SETUP
+    except OSError as exc:
+        cannot_write(exc.filename, exc)
+        return EXIT_SETUP
+    print(f"Events = {len(summary.events)} from {summary.frames_read} frames read "
+          f"(one in {summary.every} of {summary.frames_decoded}, video at {summary.fps:g} fps)")
+    for e in summary.events:
+        print(f"  {e['reading']}  {e['first_seen_s']:.1f}-{e['last_seen_s']:.1f} s  {e['frames']} frames  "
+              f"confidence {e['confidence']:.2f}")
+    print(f"Frames read per second: {summary.read_fps:.1f} ({summary.seconds:.1f} s)")
+    if args.jsonl is not None:
+        print(f"Events written to {args.jsonl}")
+    if summary.interrupted:
+        print("recognize_plates: interrupted; the open events were closed and written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if summary.lost:
+        print(f"recognize_plates: error: {args.video}: the stream dropped and could not be reopened", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return EXIT_OK
 
 
 def cannot_write(path: object, exc: OSError) -> None:

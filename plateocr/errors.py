@@ -17,3 +17,11 @@ class DataError(PlateOCRError):
 
 class InputError(PlateOCRError):
     """One input (image or label file) cannot be used; the batch goes on without it."""
+
+
+class UnsupportedImageError(InputError):
+    """The data is not in an image format that can be decoded (a web service answers 415)."""
+
+
+class ImageTooLargeError(InputError):
+    """The image has more pixels than allowed (a web service answers 413)."""

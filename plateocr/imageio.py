@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import warnings
 from pathlib import Path
@@ -10,7 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from plateocr.errors import InputError
+from plateocr.errors import ImageTooLargeError, InputError, UnsupportedImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # Larger images are refused before decoding (a 20,000 x 20,000 header would need 1.2 GB).
@@ -26,29 +27,53 @@ def read_image(path: Path) -> np.ndarray:
     path = Path(path)
     try:
         size = path.stat().st_size
+        data = path.read_bytes() if size else b""
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    if size == 0:
-        raise InputError(f"{path}: empty file")
+    return decode_image(data, str(path))
+
+
+def image_size(data: bytes, name: str) -> tuple[int, int]:
+    """``(width, height)`` from the image's header, after checking its structure, without decoding the pixels.
+
+    Raises:
+        InputError: empty data, or a file whose structure is broken.
+        UnsupportedImageError: not an image format Pillow knows.
+        ImageTooLargeError: Pillow's decompression-bomb limit.
+    """
+    if not data:
+        raise InputError(f"{name}: empty file")
     try:
         with warnings.catch_warnings():
-            # The size check below names the file; Pillow's own warning would only add noise.
+            # The size check names the file; Pillow's own warning would only add noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as probe:
+            with Image.open(io.BytesIO(data)) as probe:
                 width, height = probe.size
                 # Structure and checksums (PNG chunk CRCs) checked before a C decoder prints its complaints.
                 probe.verify()
     except Image.DecompressionBombError as exc:
-        raise InputError(f"{path}: image too large ({exc})") from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
-        raise InputError(f"{path}: not a readable image ({exc.__class__.__name__})") from exc
-    if width * height > MAX_PIXELS:
-        raise InputError(f"{path}: image too large ({width}x{height} pixels, limit {MAX_PIXELS:,})")
-    data = np.fromfile(str(path), dtype=np.uint8)
+        raise ImageTooLargeError(f"{name}: image too large ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise UnsupportedImageError(f"{name}: not a readable image ({exc.__class__.__name__})") from exc
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
+        raise InputError(f"{name}: not a readable image ({exc.__class__.__name__})") from exc
+    return width, height
+
+
+def decode_image(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode an image held in memory (a file's bytes) to 8-bit BGR; ``name`` only labels the errors.
+
+    Raises:
+        InputError: empty, not an image (``UnsupportedImageError``), truncated, too small,
+            or more than ``max_pixels`` pixels (``ImageTooLargeError``).
+    """
+    width, height = image_size(data, name)
+    if width * height > max_pixels:
+        raise ImageTooLargeError(f"{name}: image too large ({width}x{height} pixels, limit {max_pixels:,})")
     # IMREAD_COLOR gives 8-bit BGR from grey, alpha and 16-bit files and applies EXIF orientation.
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
-        raise InputError(f"{path}: cannot decode image data (truncated or corrupt)")
+        raise InputError(f"{name}: cannot decode image data (truncated or corrupt)")
     if min(image.shape[:2]) < 8:
-        raise InputError(f"{path}: image too small ({image.shape[1]}x{image.shape[0]} pixels)")
+        raise InputError(f"{name}: image too small ({image.shape[1]}x{image.shape[0]} pixels)")
     return image

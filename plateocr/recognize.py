@@ -108,13 +108,19 @@ class PlateReader:
         return chars, plates
 
 
-    def read_image(self, path: Path, labels: Path | None) -> ImageResult:
-        """Read one image file; problems become the result's ``error``, never an exception."""
+    def read_image(
+        self, path: Path, labels: Path | None, image: np.ndarray | None = None, box: Box | None = None
+    ) -> ImageResult:
+        """Read one image file; problems become the result's ``error``, never an exception.
+
+        ``image``: the photo already decoded (8-bit BGR; ``path`` then only names it), as a
+        service or a video frame has it. ``box``: the plate's box in pixels, read as a label's.
+        """
         started = time.perf_counter()
         result = ImageResult(name=Path(path).stem, path=Path(path))
         try:
-            image = read_image(path)
-            candidates = self.candidates(image, path, labels)
+            image = read_image(path) if image is None else image
+            candidates = self.candidates(image, path, labels) if box is None else self.given_box(image, box)
             if not candidates:
                 raise InputError(f"{path}: no plate box found")
             reading, index = self.read_candidates(image, candidates)
@@ -152,6 +158,11 @@ class PlateReader:
             if boxes:
                 return [PlateCandidate(expand_box(b, self.cfg.plate_margin, w, h), "label") for b in boxes]
         return self.localise(image)
+
+    def given_box(self, image: np.ndarray, box: Box) -> list[PlateCandidate]:
+        """A box given with the image (``source`` "given"), grown by the labels' margin."""
+        h, w = image.shape[:2]
+        return [PlateCandidate(expand_box(box, self.cfg.plate_margin, w, h), "given")]
 
     def localise(self, image: np.ndarray) -> list[PlateCandidate]:
         """The localiser's top candidates (verified later by reading them all)."""

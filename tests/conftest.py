@@ -204,3 +204,39 @@ def _default_plate_model(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
     """Tests that read with ``tiny_model`` get the tiny whole-plate reader as the default one too."""
     if "tiny_model" in request.fixturenames:
         monkeypatch.setattr(config, "PLATE_MODEL_PATH", request.getfixturevalue("tiny_plate_model"))
+
+
+API_KEY = "test-key-0123"
+
+
+@pytest.fixture(scope="session")
+def scene_photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three generated car photos (JPEG, 416 px, one plate each, named by their plate)."""
+    from plateocr.synth import make_scene
+
+    folder = tmp_path_factory.mktemp("scenes")
+    rng = np.random.default_rng(12)
+    paths = []
+    for width in (150.0, 180.0, 130.0):
+        scene = make_scene(rng, plate_width=width, strength=0.3)
+        path = folder / f"{scene.text}.jpg"
+        assert cv2.imwrite(str(path), scene.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def plate_service(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """``serve_plates.py`` on the tiny model, on a free loopback port, with an API key and small limits.
+
+    Stopped (Ctrl-C) at the end of the session; it must exit 130 with no traceback in its log.
+    """
+    from plateocr.devtools import start_service
+
+    log_path = tmp_path_factory.mktemp("service") / "serve.log"
+    flags = ("--max-bytes", "2000000", "--max-pixels", "2000000", "--queue", "4")
+    service = start_service(tiny_model, *flags, log_path=log_path, env={"PLATEOCR_API_KEY": API_KEY})
+    yield service
+    code = service.stop()
+    assert code == 130, service.log()
+    assert "Traceback" not in service.log()

@@ -167,3 +167,29 @@ def test_few_phantoms_on_the_other_photos(real_model, real_plate_model, shared_d
     phantoms = [(r["name"], r["reading"], r["confidence"]) for r in others if r["reading"]]
     assert len(phantoms) <= MAX_PHANTOMS, phantoms
     assert sum(r["format"] == "foreign" for r in others) >= 48  # most of them are seen as the foreign text they are
+
+
+def test_video_of_the_test_photos_gives_one_event_per_plate(real_model, real_plate_model, shared_data, tmp_path):
+    """Test photos held one second each in a lossless video: one event per plate, with the still's reading and times."""
+    import cv2
+
+    from plateocr.video import differences, slideshow, write_video
+
+    reader = PlateReader(real_model, RecognizeConfig(plate_model=real_plate_model))
+    photos = sorted(p for p in (shared_data / "test6Training" / "images").glob("*.jpg") if SPANISH_PLATE.match(p.stem))
+    chosen: list[tuple[np.ndarray, str, str]] = []  # (photo, plate, still reading)
+    for path in photos[:10]:
+        still = reader.read_image(path, None).text
+        # Neighbours whose readings look alike would be one passage by design: keep plates apart.
+        if still and (not chosen or differences(still, chosen[-1][2]) > 2):
+            chosen.append((cv2.imread(str(path)), path.stem, still))
+    assert len(chosen) >= 5
+    video = tmp_path / "plates.avi"
+    write_video(video, slideshow([c[0] for c in chosen], (416, 416), fps=5.0), fps=5.0)
+    jsonl = tmp_path / "events.jsonl"
+    argv = ["--video", str(video), "--model", str(real_model), "--plate-model", str(real_plate_model), "--jsonl", str(jsonl)]
+    assert recognize_plates.main([*argv, "-q"]) == 0
+    events = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
+    got = [(e["reading"], e["first_seen_s"], e["last_seen_s"], e["frames"]) for e in events]
+    assert got == [(still, float(i), i + 0.8, 5) for i, (_, _, still) in enumerate(chosen)]
+    assert sum(still == plate for _, plate, still in chosen) >= len(chosen) // 2
