@@ -6,6 +6,7 @@ library validates it once, and the trainer saves it beside the model.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,7 +36,8 @@ ARCHITECTURES: tuple[str, ...] = ("seed", "wide")
 DEFAULT_MIRROR = ROOT.parent / "shared" / "data"
 DATA_DIR = ROOT / "data"
 MODEL_PATH = ROOT / "models" / "chars74k_cnn.h5"
-PLATE_MODEL_PATH = ROOT / "models" / "plate_reader.h5"
+# The whole-plate reader's default model; PLATEOCR_PLATE_MODEL names another (a cluster's shared copy).
+PLATE_MODEL_PATH = Path(os.environ.get("PLATEOCR_PLATE_MODEL") or ROOT / "models" / "plate_reader.h5")
 
 # The whole-plate reader's output alphabet: the 36 classes, then the pad that fills unused slots.
 PAD = "_"
@@ -227,6 +229,8 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     model: Path = MODEL_PATH
+    plate_model: Path = field(default_factory=lambda: PLATE_MODEL_PATH)
+    reader: str = "both"
     # Request bodies larger than this are refused with 413 before they are read whole.
     max_bytes: int = 20_000_000
     # Images with more pixels are refused with 413 before their pixels are decoded (12 MP photos pass).

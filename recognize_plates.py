@@ -148,10 +148,7 @@ def run(args: argparse.Namespace) -> int:
     from plateocr.recognize import PlateReader, count_hits, list_images, recognize_folder
     from plateocr.results import check_writable, write_results
 
-    cfg = RecognizeConfig(
-        min_confidence=args.min_confidence, filters=args.filters, rectify=not args.no_rectify,
-        reader=args.reader, plate_model=args.plate_model,
-    )
+    cfg = reader_config(args)
     outputs = ImageOutputs(args.save_annotated, args.save_crops)
     try:
         if args.inputs:
@@ -199,7 +196,7 @@ def run_video(args: argparse.Namespace) -> int:
     from plateocr.results import check_writable
     from plateocr.video import event_writer, read_video
 
-    cfg = RecognizeConfig(min_confidence=args.min_confidence, filters=args.filters, rectify=not args.no_rectify)
+    cfg = reader_config(args)
     try:
         for path, is_dir in ((args.jsonl, False), (args.save_annotated, True)):
             if path is not None:
@@ -228,6 +225,14 @@ def run_video(args: argparse.Namespace) -> int:
         print(f"recognize_plates: error: {args.video}: the stream dropped and could not be reopened", file=sys.stderr)
         return EXIT_SOME_FAILED
     return EXIT_OK
+
+
+def reader_config(args: argparse.Namespace) -> RecognizeConfig:
+    """The reading settings the flags give (photos and video alike)."""
+    return RecognizeConfig(
+        min_confidence=args.min_confidence, filters=args.filters, rectify=not args.no_rectify,
+        reader=args.reader, plate_model=args.plate_model,
+    )
 
 
 def cannot_write(path: object, exc: OSError) -> None:

@@ -18,7 +18,7 @@ import socket
 import sys
 from pathlib import Path
 
-from config import ServeConfig
+from config import READERS, RecognizeConfig, ServeConfig
 from plateocr.cli import EXIT_OK, EXIT_SETUP, add_verbosity, setup_logging
 from plateocr.errors import PlateOCRError
 
@@ -48,7 +48,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--host", default=d.host, help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=d.port, help="port to listen on; 0: any free one (default: %(default)s)")
     p.add_argument("--model", type=Path, default=d.model, metavar="PATH",
-                   help="trained .h5 model (default: %(default)s)")
+                   help="trained Chars74K model (default: %(default)s)")
+    p.add_argument("--plate-model", type=Path, default=d.plate_model, metavar="PATH",
+                   help="trained whole-plate reader model (default: %(default)s)")
+    p.add_argument("--reader", choices=READERS, default=d.reader,
+                   help="which readers read each plate: chars, plate or both, arbitrated (default: %(default)s)")
     p.add_argument("--api-key", default=None, metavar="KEY",
                    help=f"require this key in the X-API-Key header of every /v1 request "
                    f"(default: the {d.api_key_env} environment variable; none: no key needed)")
@@ -65,7 +69,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "(default: %(default)s)")
     add_verbosity(p)
     args = p.parse_args(argv)
-    cfg = ServeConfig(args.host, args.port, args.model, args.max_bytes, args.max_pixels, args.queue, args.timeout)
+    cfg = ServeConfig(
+        host=args.host, port=args.port, model=args.model, plate_model=args.plate_model, reader=args.reader,
+        max_bytes=args.max_bytes, max_pixels=args.max_pixels, queue_size=args.queue, timeout=args.timeout,
+    )
     try:
         cfg.validate()
     except ValueError as exc:
@@ -113,7 +120,8 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_SETUP
     with sock:
         try:
-            service = ReadService(PlateReader(cfg.model), cfg)
+            reader = PlateReader(cfg.model, RecognizeConfig(plate_model=cfg.plate_model, reader=cfg.reader))
+            service = ReadService(reader, cfg)
         except PlateOCRError as exc:
             print(f"serve_plates: error: {exc}", file=sys.stderr)
             return EXIT_SETUP

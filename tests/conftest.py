@@ -201,9 +201,11 @@ def tiny_plate_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(autouse=True)
 def _default_plate_model(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests that read with ``tiny_model`` get the tiny whole-plate reader as the default one too."""
+    """Tests that read with ``tiny_model`` get the tiny whole-plate reader as the default one too (in child processes too)."""
     if "tiny_model" in request.fixturenames:
-        monkeypatch.setattr(config, "PLATE_MODEL_PATH", request.getfixturevalue("tiny_plate_model"))
+        plate_model = request.getfixturevalue("tiny_plate_model")
+        monkeypatch.setattr(config, "PLATE_MODEL_PATH", plate_model)
+        monkeypatch.setenv("PLATEOCR_PLATE_MODEL", str(plate_model))  # for the CLIs run as child processes
 
 
 API_KEY = "test-key-0123"
