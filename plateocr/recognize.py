@@ -21,6 +21,7 @@ from plateocr.imageio import read_image
 from plateocr.platemodel import SlotReading
 from plateocr.platereader import WholePlateReader, load_calibration
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
+from plateocr.rectify import rectify_plate
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -104,8 +105,24 @@ class PlateReader:
             chars = list(self.chars.read(crops))
         plates: list[SlotReading | None] = [None] * len(candidates)
         if self.whole_plate is not None:
-            plates = list(self.whole_plate.read(crops))
+            plates = list(self.read_views(crops))
         return chars, plates
+
+    def read_views(self, crops: list[np.ndarray]) -> list[SlotReading]:
+        """The whole-plate reader's surest reading of each crop, as it is or rectified (when its corners are found).
+
+        Every view of every crop goes through the model in one call. A plate seen at an angle
+        reads surer square-on; a crop whose corners are misjudged reads surer as it is.
+        """
+        views = [rectify_plate(c, self.whole_plate.cfg.height * 2) if self.cfg.rectify else None for c in crops]
+        extra = [v for v in views if v is not None]
+        readings = self.whole_plate.read(crops + extra)  # type: ignore[union-attr]
+        rectified = iter(readings[len(crops):])
+        best = []
+        for plain, view in zip(readings, views):
+            other = next(rectified) if view is not None else None
+            best.append(other if other is not None and other.confidence > plain.confidence else plain)
+        return best
 
 
     def read_image(

@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from config import PLATE_LENGTH, ServeConfig
+from config import ServeConfig
 from plateocr.batch import describe
 from plateocr.errors import ImageTooLargeError, InputError, PlateOCRError, UnsupportedImageError
 from plateocr.imageio import decode_image
@@ -96,9 +96,7 @@ class ReadService:
         self.thread.start()
 
     def warm(self) -> None:
-        """Trace the model's call and run the whole path (localiser, views, filters, model) on a drawn plate."""
-        size = self.reader.preprocess.size
-        self.reader.predict(np.zeros((PLATE_LENGTH, size, size, 1), np.float32))
+        """Run the whole path (localiser, views, filters, both models) on a drawn plate, with and without a box."""
         photo, box = warm_up_photo()
         for given in (None, box, None):
             self.reader.read_image(Path("warm-up"), None, image=photo, box=given)

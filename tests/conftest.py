@@ -228,7 +228,9 @@ def scene_photos(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 @pytest.fixture(scope="session")
-def plate_service(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def plate_service(
+    tiny_model: Path, tiny_plate_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
     """``serve_plates.py`` on the tiny model, on a free loopback port, with an API key and small limits.
 
     Stopped (Ctrl-C) at the end of the session; it must exit 130 with no traceback in its log.
@@ -236,7 +238,7 @@ def plate_service(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) ->
     from plateocr.devtools import start_service
 
     log_path = tmp_path_factory.mktemp("service") / "serve.log"
-    flags = ("--max-bytes", "2000000", "--max-pixels", "2000000", "--queue", "4")
+    flags = ("--plate-model", str(tiny_plate_model), "--max-bytes", "2000000", "--max-pixels", "2000000", "--queue", "4")
     service = start_service(tiny_model, *flags, log_path=log_path, env={"PLATEOCR_API_KEY": API_KEY})
     yield service
     code = service.stop()

@@ -197,7 +197,7 @@ def run_child(*argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def corpus(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> CorpusRun:
+def corpus(tiny_model: Path, tiny_plate_model: Path, tmp_path_factory: pytest.TempPathFactory) -> CorpusRun:
     """Write every case into one folder and read it in one child process."""
     root = tmp_path_factory.mktemp("corpus")
     images, labels, out = root / "images", root / "labels", root / "out"
@@ -217,7 +217,7 @@ def corpus(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Corpus
             label.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     proc = run_child(
         str(images), "--recursive", "--labels", str(labels), "--model", str(tiny_model),
-        "--output", str(out / "LicenseResults.txt"), "--json", str(out / "results.json"), "-q",
+        "--plate-model", str(tiny_plate_model), "--output", str(out / "LicenseResults.txt"), "--json", str(out / "results.json"), "-q",
     )  # fmt: skip
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
     records = {r["name"]: r for r in document["results"]}
