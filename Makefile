@@ -4,10 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 MODEL  ?= models/chars74k_cnn.h5
 STAMP  := $(VENV)/.installed
+RAY_STAMP := $(VENV)/.installed-ray
 # Debian fonts for the synthetic plates (kept equal to plateocr.synth.FONT_PACKAGES; a test checks).
 FONT_PACKAGES := fonts-opendin fonts-roboto-unhinted fonts-liberation fonts-urw-base35 fonts-dejavu-core
 
-.PHONY: run venv fonts data model retrain test test-fast bench bench-deps check clean
+.PHONY: run venv ray fonts data model retrain test test-fast bench bench-deps check clean
 
 run: model
 	$(BIN)/python recognize_plates.py --model $(MODEL)
@@ -18,6 +19,13 @@ $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# The optional Ray engine and Parquet output (requirements-ray.txt); the tests exercise them.
+ray: $(RAY_STAMP)
+
+$(RAY_STAMP): requirements-ray.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-ray.txt
 	touch $@
 
 # Installs the fonts with apt-get (as root) only when one is missing.
@@ -36,10 +44,10 @@ model: data fonts
 retrain: data fonts
 	$(BIN)/python train_cnn.py --out $(MODEL)
 
-test: venv fonts
+test: venv ray fonts
 	$(BIN)/python -m pytest tests -q
 
-test-fast: venv fonts
+test-fast: venv ray fonts
 	$(BIN)/python -m pytest tests -q -m "not slow"
 
 SYNTH_TEST := data/synthetic_test

@@ -46,6 +46,8 @@ def write_parquet_dir(folder: Path, records: Callable[[], Iterator[dict[str, Any
     for batch in _batches(records(), ROWS_PER_GROUP):
         found = pa.Table.from_pylist(batch).schema
         schema = found if schema is None else pa.unify_schemas([schema, found], promote_options="permissive")
+    if schema is not None:  # a column null in every record (no image failed: ``error``) is text when it is not
+        schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rows = records()
