@@ -93,9 +93,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    f"{','.join(d.filters)}; all: {','.join(FILTERS)})")
     p.add_argument("--no-rectify", action="store_true",
                    help="read only the plain plate crop, not also its perspective-rectified view")
-    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                    help="processes reading images in parallel, each loading the model once; 0: one per CPU "
-                   "(default: %(default)s)")
+                   "(default: 1; with --engine ray: Ray actors, default one per CPU of the cluster)")
     p.add_argument("--jsonl", type=Path, metavar="FILE",
                    help="append each image's JSON record to FILE as soon as it is read (JSON Lines)")
     p.add_argument("--resume", action="store_true",
@@ -110,7 +110,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.resume and args.jsonl is None:
         p.error("--resume needs --jsonl FILE (the records to resume from)")
-    if args.jobs < 0:
+    if args.jobs is not None and args.jobs < 0:
         p.error(f"argument -j/--jobs: must be >= 0, got {args.jobs}")
     if not 0.0 <= args.min_confidence <= 1.0:
         p.error(f"argument --min-confidence: must be in [0, 1], got {args.min_confidence}")
@@ -288,9 +288,9 @@ def engine_for(
 
         with ray_session(args.verbose) as startup:
             spec = ReaderSpec(args.model, cfg)
-            yield ray_engine(spec, [str(p) for p in images], names, labels, outputs, args.jobs), startup
+            yield ray_engine(spec, [str(p) for p in images], names, labels, outputs, args.jobs or 0), startup
         return
-    jobs = args.jobs or usable_cpus()
+    jobs = 1 if args.jobs is None else args.jobs or usable_cpus()
     reader = PlateReader(args.model, cfg) if jobs == 1 else ReaderSpec(args.model, cfg)
 
     def read(todo: Sequence[int]) -> Iterator[tuple[int, dict]]:

@@ -58,6 +58,8 @@ def ray_session(verbose: bool = False) -> Iterator[float]:
         level = logging.INFO if verbose else logging.ERROR
         # A local Ray's workers import this project from here; a cluster's image must hold it (README).
         runtime_env = None if os.environ.get("RAY_ADDRESS") else {"env_vars": {"PYTHONPATH": str(ROOT)}}
+        if not verbose:  # Ray's C++ core logs its own notices to stderr
+            os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
         ray.init(include_dashboard=False, log_to_driver=verbose, logging_level=level, runtime_env=runtime_env)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # ours counts images
