@@ -61,10 +61,11 @@ bench-deps: venv
 	command -v tesseract >/dev/null || { apt-get update -qq && apt-get install -y -qq tesseract-ocr; }
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench.txt
 
-# Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, peers.
-bench: model bench-deps $(SYNTH_TEST)/manifest.csv
+# Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, Ray and memory, peers.
+bench: model bench-deps ray $(SYNTH_TEST)/manifest.csv
 	$(BIN)/python bench/bench.py --model $(MODEL)
 	$(BIN)/python bench/jobs_bench.py --model $(MODEL) --repeat 3
+	$(BIN)/python bench/scale_bench.py --model $(MODEL) --repeat 2
 	$(BIN)/python bench/peers.py --model $(MODEL)
 
 check: test

@@ -29,9 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from jobs_bench import make_folder  # noqa: E402
-
-from config import RecognizeConfig  # noqa: E402
+from jobs_bench import add_folder_arguments, make_folder  # noqa: E402
 
 
 def run_cli(args: list[str]) -> tuple[float, int, str]:
@@ -96,7 +94,6 @@ def throughput(args: argparse.Namespace, tmp: Path) -> None:
 
 def memory(args: argparse.Namespace, tmp: Path) -> None:
     import cv2
-    import numpy as np
 
     photo = cv2.resize(cv2.imread(str(next(iter(sorted(args.images.glob("*.jpg")))))), (160, 120))
     folder, labels = tmp / "many", tmp / "labels"
@@ -119,18 +116,11 @@ def memory(args: argparse.Namespace, tmp: Path) -> None:
     small, large = peaks[args.memory_small], peaks[args.memory_large]
     print(f"peak RSS {args.memory_large} vs {args.memory_small} images: {large} MB vs {small} MB "
           f"({100 * (large - small) / small:+.1f} %, target within 10 %)")  # fmt: skip
-    del np
 
 
 def main(argv: list[str] | None = None) -> int:
-    rc = RecognizeConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=rc.model, help="trained model (default: %(default)s)")
-    p.add_argument("--images", type=Path, default=rc.images, help="test photos (default: %(default)s)")
-    p.add_argument("--labels", type=Path, default=rc.labels, help="their labels (default: %(default)s)")
-    p.add_argument("--scenes", type=int, default=300, help="synthetic photos added (default: %(default)s)")
-    p.add_argument("--jobs", type=int, default=2, help="--jobs of the local run and Ray's actors (default: 2)")
-    p.add_argument("--repeat", type=int, default=1, help="runs of each setting; the fastest counts")
+    add_folder_arguments(p)  # --jobs: the local run's processes and Ray's actors
     p.add_argument("--memory-small", type=int, default=1000, help="images of the small run (default: 1000)")
     p.add_argument("--memory-large", type=int, default=10000, help="images of the large run (default: 10000)")
     p.add_argument("--skip", default="", help="comma-separated parts to skip: throughput, memory")

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from plateocr.batch import ImageOutputs, ReaderSpec, failed_result, load_capped, read_one
+from plateocr.batch import ImageOutputs, ReaderSpec, describe, failed_result, load_capped, read_one
 from plateocr.errors import PlateOCRError, SetupError
 from plateocr.inputs import is_image_name, printable
 from plateocr.results import result_record
@@ -35,6 +35,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # Images per map_batches call: small, so that the actors share the work evenly to the end.
 BATCH_SIZE = 4
 CPUS_PER_ACTOR = 1
+
+
+class RunError(PlateOCRError):
+    """The distributed run itself failed (not one image): exit 2; a --jsonl file keeps what was read."""
 
 
 def import_ray() -> Any:
@@ -158,12 +162,18 @@ def ray_engine(
             num_cpus=CPUS_PER_ACTOR,
         )
         seen: set[int] = set()
-        for row in readings.iter_rows():
-            if row["fatal"]:
-                raise SetupError(row["fatal"])
-            i = index[row["path"]]
-            seen.add(i)
-            yield i, json.loads(row["record"])
+        try:
+            for row in readings.iter_rows():
+                if row["fatal"]:
+                    raise SetupError(row["fatal"])
+                i = index[row["path"]]
+                seen.add(i)
+                yield i, json.loads(row["record"])
+        except (PlateOCRError, KeyboardInterrupt, GeneratorExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - Ray's own failure (a lost node, a file it cannot open)
+            raise RunError(f"the Ray pipeline failed after {len(seen)} images: {describe(exc)} "
+                           "(with --jsonl FILE, rerun with --resume to go on from there)") from exc  # fmt: skip
         for i in todo:  # never dropped: an input Ray could not list or open is a failed row
             if i not in seen:
                 yield i, result_record(failed_result(Path(paths[i]), names[i], "Ray could not read this file"))
