@@ -17,6 +17,7 @@ import signal
 import statistics
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,13 +62,21 @@ def parse_filters(text: str) -> tuple[str, ...]:
     return names
 
 
+def input_arg(text: str) -> Path | str:
+    """An input: a local path, or a URI (``s3://...``) kept as text (a Path would fold its ``//``)."""
+    from plateocr.stream import is_uri
+
+    return text if is_uri(text) else Path(text)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     d = RecognizeConfig()
     p = argparse.ArgumentParser(
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("inputs", nargs="*", type=Path, metavar="IMAGE_OR_FOLDER",
-                   help="images and folders of images to read (every image given, whatever its name)")
+    p.add_argument("inputs", nargs="*", type=input_arg, metavar="IMAGE_OR_FOLDER",
+                   help="images and folders of images to read (every image given, whatever its name); with "
+                   "--engine ray also URIs such as s3://bucket/prefix/")
     p.add_argument("-r", "--recursive", action="store_true", help="also read images in sub-folders")
     p.add_argument("--images", type=Path, default=None, metavar="DIR",
                    help=f"folder of car photos read when no inputs are given (default: {d.images})")
@@ -177,6 +186,7 @@ def run(args: argparse.Namespace) -> int:
     from plateocr.results import check_writable
     from plateocr.stream import OutputFiles, stream_run
 
+    started = time.perf_counter()
     cfg = RecognizeConfig(min_confidence=args.min_confidence, filters=args.filters, rectify=not args.no_rectify)
     outputs = ImageOutputs(args.save_annotated, args.save_crops)
     files = OutputFiles(args.output, args.json, args.csv, args.jsonl, args.parquet)
@@ -196,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
             with progress(len(images), args.quiet) as advance:
                 summary = stream_run(
                     engine, names, identity, files, args.model, resume=args.resume,
-                    on_record=lambda record: note(record, advance), on_skip=advance,
+                    on_record=lambda record: note(record, advance), on_skip=advance, started=started,
                     on_final=lambda record: log.info(
                         "%s%s -> %s (confidence %.2f, %.3f s)", "ok " if is_hit(record) else "   ", record["name"],
                         record["reading"] or "-", record["confidence"], record["seconds"],
@@ -233,7 +243,7 @@ def report(summary: RunSummary, args: argparse.Namespace) -> None:
     broken = {f for f, _ in summary.failures}
     written = [str(p) for p in (args.output, args.json, args.csv, args.jsonl, args.parquet) if p and p not in broken]
     resumed = f", {summary.resumed} already in {args.jsonl}" if summary.resumed else ""
-    startup = f"; Ray start-up {summary.startup:.1f} s" if args.engine == "ray" else ""
+    startup = f"; Ray start-up {summary.startup:.1f} s" if summary.startup else ""
     print(f"{summary.read_now} images read in {summary.wall:.1f} s ({summary.rate:.2f} images/s){resumed}{startup}, "
           f"{summary.failed} failed; written: {', '.join(written) or 'nothing'}")  # fmt: skip
 

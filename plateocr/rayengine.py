@@ -100,7 +100,8 @@ class RayReader:
         return {"path": list(batch["path"]), "record": records, "fatal": [self.error] * len(records)}
 
     def read(self, path: str, data: bytes, name: str) -> dict[str, Any]:
-        """One image: from its own path when this node sees it, else from the bytes Ray read."""
+        """One image: from its own path when this node sees it, else from the bytes Ray read (``path`` is
+        then Ray's ``bucket/key``; the driver puts the input's URI in ``file``)."""
         if os.path.exists(path):
             return result_record(read_one(self.reader, Path(path), self.labels, name, self.outputs))
         # An object-store input: the same reading on a local copy with the same name (labels match by stem).
@@ -111,7 +112,6 @@ class RayReader:
         finally:
             local.unlink(missing_ok=True)
         record = result_record(result)
-        record["file"] = path
         if record["error"]:
             record["error"] = record["error"].replace(str(local), path)
         return record
@@ -168,7 +168,10 @@ def ray_engine(
                     raise SetupError(row["fatal"])
                 i = index[row["path"]]
                 seen.add(i)
-                yield i, json.loads(row["record"])
+                record = json.loads(row["record"])
+                if is_uri(paths[i]):
+                    record["file"] = printable(paths[i])  # the input as given, not Ray's bucket/key
+                yield i, record
         except (PlateOCRError, KeyboardInterrupt, GeneratorExit):
             raise
         except Exception as exc:  # noqa: BLE001 - Ray's own failure (a lost node, a file it cannot open)

@@ -172,6 +172,7 @@ def stream_run(
     on_record: Callable[[dict[str, Any]], None] | None = None,
     on_final: Callable[[dict[str, Any]], None] | None = None,
     on_skip: Callable[[int], None] | None = None,
+    started: float | None = None,
 ) -> RunSummary:
     """Read every image not yet recorded, appending each record as it finishes, then write the outputs.
 
@@ -185,13 +186,14 @@ def stream_run(
         on_record: called with each new record (progress, error lines).
         on_final: called with each record of the final outputs, in input order.
         on_skip: called once with the number of inputs already recorded (progress).
+        started: ``time.perf_counter()`` when the run began (default: now), for the summary's rate.
 
     Raises:
         RunInterrupted: Ctrl-C (KeyboardInterrupt) while reading, after the outputs of what was read so far
             were written; it carries the summary.
         PlateOCRError: the engine could not start (a worker could not load the model): nothing is written.
     """
-    started = time.perf_counter()
+    started = time.perf_counter() if started is None else started
     summary = RunSummary(images=len(names))
     spool = files.jsonl is None
     path = files.jsonl or _spool_path(files.license_results)
@@ -215,8 +217,8 @@ def stream_run(
                         on_record(record)
         except KeyboardInterrupt:
             summary.interrupted = True
-        summary.wall = time.perf_counter() - started
         write_final(result_log, offsets, names, files, model, summary, on_final)
+        summary.wall = time.perf_counter() - started
     finally:
         result_log.close()
         if spool:

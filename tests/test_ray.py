@@ -106,3 +106,29 @@ def test_engine_ray_with_a_model_the_actors_cannot_load_exits_2(local_ray, photo
     assert recognize_plates.main(argv) == 2
     assert "model predicts 10 classes" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_an_object_store_input_is_read_from_its_bytes_as_from_a_file(tiny_model, tmp_path):
+    """What an actor does with an image its node cannot see (``s3://...``): the same reading, from a local copy."""
+    import cv2
+
+    from plateocr.batch import ReaderSpec, read_one
+    from plateocr.rayengine import RayReader
+    from plateocr.recognize import PlateReader
+    from plateocr.results import result_record
+
+    threads = cv2.getNumThreads()
+    try:
+        actor = RayReader(ReaderSpec(tiny_model), labels=None, outputs=None, renamed={}, cpus=1)
+    finally:
+        cv2.setNumThreads(threads)
+    photo = make_photo()
+    batch = {"path": ["bucket/cars/2745BCD.jpg", "bucket/cars/bad.jpg"], "bytes": [photo.jpeg, b"junk"]}
+    rows = actor(batch)
+    assert rows["path"] == batch["path"] and rows["fatal"] == ["", ""]
+    good, bad = (json.loads(r) for r in rows["record"])
+    (tmp_path / "2745BCD.jpg").write_bytes(photo.jpeg)
+    local = result_record(read_one(PlateReader(tiny_model), tmp_path / "2745BCD.jpg", None, "2745BCD"))
+    assert {**good, "seconds": 0, "file": ""} == {**local, "seconds": 0, "file": ""}
+    assert bad["error"] == "bucket/cars/bad.jpg: not a readable image (UnidentifiedImageError)"
+    assert list(Path(actor.tmp).iterdir()) == []
