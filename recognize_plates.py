@@ -39,7 +39,8 @@ EXIT_INTERRUPTED = 130
 EPILOG = """\
 outputs:
   Every file is written to a temporary file beside it and renamed, so it is always either the
-  previous version or a complete new one; --jsonl instead grows by one flushed line per image. --json/--csv hold per image: name, file, reading,
+  previous version or a complete new one; --jsonl instead grows by one flushed line per image,
+  and --resume goes on from it. --json/--csv/--parquet hold per image: name, file, reading,
   confidence, per-character probabilities, plate box (pixels of the EXIF-oriented image),
   where the box came from (label or localiser), seconds and error.
 
@@ -195,14 +196,14 @@ def run(args: argparse.Namespace) -> int:
         labels = label_folder(args, cfg)
         for path, is_dir in output_paths(args):
             check_writable(path, directory=is_dir)
-        if not images:
-            raise SetupError(f"{where}: no images to read" + ("" if args.inputs or args.all else " (try --all)"))
         if args.parquet is not None:
             from plateocr.parquet import import_pyarrow
 
             import_pyarrow()
         names = unique_names(Path(p) for p in images)
         with engine_for(args, cfg, images, names, labels, outputs or None) as (engine, startup):
+            if not images:  # after the engine, so that a missing model is reported first
+                raise SetupError(f"{where}: no images to read" + ("" if args.inputs or args.all else " (try --all)"))
             with progress(len(images), args.quiet) as advance:
                 summary = stream_run(
                     engine, names, identity, files, args.model, resume=args.resume,

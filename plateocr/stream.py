@@ -240,7 +240,8 @@ class RunInterrupted(KeyboardInterrupt):
 
 
 def _spool_path(license_results: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{Path(license_results).name}.", suffix=".jsonl", dir=Path(license_results).parent)
+    target = Path(license_results)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".jsonl", dir=target.parent)
     os.close(fd)
     return Path(name)
 

@@ -185,7 +185,8 @@ def test_sigkill_at_random_points_then_resume_gives_the_clean_outputs(big_folder
     rng = random.Random(seed)
     common = [str(images), "--labels", str(labels), "--model", str(tiny_model)]
     clean, killed = tmp_path / "clean", tmp_path / "killed"
-    assert recognize_plates.main([*common, "--output", str(clean / "LR.txt"), "--json", str(clean / "r.json"), "-q"]) == 1
+    clean_argv = [*common, "--output", str(clean / "LR.txt"), "--json", str(clean / "r.json"), "-q"]
+    assert recognize_plates.main(clean_argv) == 1
     jsonl = killed / "r.jsonl"
     argv = [*common, "--output", str(killed / "LR.txt"), "--json", str(killed / "r.json"), "--jsonl", str(jsonl),
             "--resume", "-q"]  # fmt: skip
