@@ -35,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Images per map_batches call: small, so that the actors share the work evenly to the end.
 BATCH_SIZE = 4
 CPUS_PER_ACTOR = 1
+# Reader actors served by one concurrent read task (reading bytes is cheap next to reading plates).
+READERS_PER_READ_TASK = 4
 
 
 class RunError(PlateOCRError):
@@ -60,11 +62,14 @@ def ray_session(verbose: bool = False) -> Iterator[float]:
     owned = not ray.is_initialized()
     if owned:
         level = logging.INFO if verbose else logging.ERROR
-        # A local Ray's workers import this project from here; a cluster's image must hold it (README).
-        runtime_env = None if os.environ.get("RAY_ADDRESS") else {"env_vars": {"PYTHONPATH": str(ROOT)}}
+        if not os.environ.get("RAY_ADDRESS"):
+            # A local Ray's workers inherit this environment: they import this project from here (a cluster's
+            # image must hold it, README). Not a runtime_env, whose workers could not be the prestarted ones.
+            path = os.environ.get("PYTHONPATH", "")
+            os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), path) if p)
         if not verbose:  # Ray's C++ core logs its own notices to stderr
             os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-        ray.init(include_dashboard=False, log_to_driver=verbose, logging_level=level, runtime_env=runtime_env)
+        ray.init(include_dashboard=False, log_to_driver=verbose, logging_level=level)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # ours counts images
     logging.getLogger("ray.data").setLevel(logging.INFO if verbose else logging.ERROR)
@@ -149,9 +154,12 @@ def ray_engine(
         # Names are stems unless two images share one: only those exceptions travel to the actors.
         renamed = {ray_key(paths[i]): names[i] for i in todo if names[i] != Path(paths[i]).stem}
         size = actors or max(1, int(ray.cluster_resources().get("CPU", 1) // CPUS_PER_ACTOR))
+        # Reading bytes takes no CPU slot from the actors (else they starve the reads on a full node), and few
+        # read tasks run at once: each needs a Python worker of its own, whose start costs a core-second.
         files = ray.data.read_binary_files(
-            [paths[i] for i in todo], include_paths=True, ignore_missing_paths=True, num_cpus=0
-        )  # reading bytes takes no CPU slot from the actors (else they starve the reads on a full node)
+            [paths[i] for i in todo], include_paths=True, ignore_missing_paths=True, num_cpus=0,
+            concurrency=max(1, size // READERS_PER_READ_TASK),
+        )  # fmt: skip
         readings = files.map_batches(
             RayReader,
             fn_constructor_kwargs={
