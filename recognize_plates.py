@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
             with progress(len(images), args.quiet) as advance:
                 summary = stream_run(
                     engine, names, identity, files, args.model, resume=args.resume,
-                    on_record=lambda record: note(record, advance), on_skip=advance, started=started,
+                    on_record=lambda _record: advance(1), on_skip=advance, started=started,
                     on_final=lambda record: log.info(
                         "%s%s -> %s (confidence %.2f, %.3f s)", "ok " if is_hit(record) else "   ", record["name"],
                         record["reading"] or "-", record["confidence"], record["seconds"],
@@ -224,13 +224,6 @@ def run(args: argparse.Namespace) -> int:
     if summary.failures:
         return EXIT_SETUP
     return EXIT_SOME_FAILED if summary.failed else EXIT_OK
-
-
-def note(record: dict, advance: Callable[[int], None]) -> None:
-    """As each image finishes: its error on stderr (one line), and the progress bar."""
-    if record["error"]:
-        log.error("%s", record["error"])
-    advance(1)
 
 
 def report(summary: RunSummary, args: argparse.Namespace) -> None:

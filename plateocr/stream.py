@@ -183,7 +183,7 @@ def stream_run(
         files: the outputs; without ``files.jsonl`` the records go to a hidden spool, removed at the end.
         model: the model path recorded in ``--json``.
         resume: skip the inputs already in ``files.jsonl``.
-        on_record: called with each new record (progress, error lines).
+        on_record: called with each new record (progress); an image's error is logged here, as it happens.
         on_final: called with each record of the final outputs, in input order.
         on_skip: called once with the number of inputs already recorded (progress).
         started: ``time.perf_counter()`` when the run began (default: now), for the summary's rate.
@@ -213,6 +213,8 @@ def stream_run(
                 for i, record in results:
                     offsets[i] = result_log.append(record, identity(i))
                     summary.read_now += 1
+                    if record["error"]:
+                        log.error("%s", record["error"])
                     if on_record is not None:
                         on_record(record)
         except KeyboardInterrupt:
