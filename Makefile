@@ -13,12 +13,13 @@ STAMP  := $(VENV)/.installed
 SERVE_STAMP := $(VENV)/.installed-serve
 # Debian's headless browser and its WebDriver, for the web page's test (no browser build is downloaded).
 BROWSER_PACKAGES := chromium chromium-driver
+RAY_STAMP := $(VENV)/.installed-ray
 # Debian fonts for the synthetic plates (kept equal to plateocr.synth.FONT_PACKAGES; a test checks).
 FONT_PACKAGES := fonts-opendin fonts-roboto-unhinted fonts-liberation fonts-urw-base35 fonts-dejavu-core
 # The whole-plate generator's extra faces (kept equal to plateocr.plategen.FONT_PACKAGES; a test checks).
 PLATEGEN_FONT_PACKAGES := fonts-roadgeek fonts-b612 fonts-ocr-b fonts-bebas-neue fonts-league-spartan fonts-cantarell fonts-go fonts-allerta fonts-play fonts-jura
 
-.PHONY: run venv venv-read serve-deps browser fonts data model retrain test test-fast bench bench-transfer bench-deps check clean
+.PHONY: run venv venv-read serve-deps browser ray fonts data model retrain test test-fast bench bench-transfer bench-deps check clean
 
 run: model
 	$(BIN)/python recognize_plates.py --model $(MODEL) --plate-model $(PLATE_MODEL)
@@ -53,6 +54,13 @@ browser:
 	  echo "installing $(BROWSER_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
 
+# The optional Ray engine and Parquet output (requirements-ray.txt); the tests exercise them.
+ray: $(RAY_STAMP)
+
+$(RAY_STAMP): requirements-ray.txt $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-ray.txt
+	touch $@
+
 # Installs the fonts with apt-get (as root) only when one is missing.
 fonts:
 	@dpkg -s $(FONT_PACKAGES) $(PLATEGEN_FONT_PACKAGES) >/dev/null 2>&1 || { \
@@ -75,10 +83,10 @@ retrain: data fonts
 	$(BIN)/python train_cnn.py --out $(MODEL)
 	$(BIN)/python train_plate.py --out $(PLATE_MODEL)
 
-test: venv serve-deps fonts browser
+test: venv serve-deps ray fonts browser
 	$(BIN)/python -m pytest tests -q
 
-test-fast: venv serve-deps fonts browser
+test-fast: venv serve-deps ray fonts browser
 	$(BIN)/python -m pytest tests -q -m "not slow"
 
 SYNTH_TEST := data/synthetic_test
@@ -97,11 +105,12 @@ bench-deps: venv
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench.txt
 
 # Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, ONNX Runtime vs Keras,
-# peers, the service, and how far the readings can be trusted (bench/trust.py).
-bench: model bench-deps venv-read serve-deps $(SYNTH_TEST)/manifest.csv $(SYNTH_TEST)/none/manifest.csv
+# Ray and memory, peers, the service, and how far the readings can be trusted (bench/trust.py).
+bench: model bench-deps venv-read serve-deps ray $(SYNTH_TEST)/manifest.csv $(SYNTH_TEST)/none/manifest.csv
 	$(BIN)/python bench/bench.py --model $(MODEL)
 	$(BIN)/python bench/jobs_bench.py --model $(MODEL) --repeat 3
 	$(BIN)/python bench/onnx_bench.py --model $(MODEL) --read-python $(READ_VENV)/bin/python
+	$(BIN)/python bench/scale_bench.py --model $(MODEL) --repeat 2
 	$(BIN)/python bench/peers.py --model $(MODEL)
 	$(BIN)/python bench/serve_bench.py --model $(MODEL)
 	$(BIN)/python bench/trust.py --model $(MODEL) --plate-model $(PLATE_MODEL)

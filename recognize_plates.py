@@ -12,15 +12,24 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import shlex
+import signal
 import statistics
 import sys
-from collections.abc import Callable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from config import READERS, RecognizeConfig
 from plateocr.cli import EXIT_OK, EXIT_SETUP, EXIT_SOME_FAILED, add_verbosity, setup_logging
 from plateocr.errors import PlateOCRError, SetupError
 from plateocr.filters import FILTERS, filter_bank
+from plateocr.stream import Engine, RunSummary, is_hit
+
+if TYPE_CHECKING:
+    from plateocr.batch import ImageOutputs
 
 log = logging.getLogger("recognize_plates")
 
@@ -30,7 +39,8 @@ EXIT_INTERRUPTED = 130
 EPILOG = """\
 outputs:
   Every file is written to a temporary file beside it and renamed, so it is always either the
-  previous version or a complete new one. --json/--csv hold per image: name, file, reading,
+  previous version or a complete new one; --jsonl instead grows by one flushed line per image,
+  and --resume goes on from it. --json/--csv/--parquet hold per image: name, file, reading,
   confidence, per-character probabilities, plate box (pixels of the EXIF-oriented image),
   where the box came from (label or localiser), seconds and error.
 
@@ -45,7 +55,8 @@ exit codes:
   1    some images failed (each named on stderr with the cause); all other results are written
        (video: the stream dropped and could not be reopened)
   2    usage or setup error: bad flag, missing input/model, incompatible model, unwritable output
-  130  interrupted (Ctrl-C): no result file is written, existing ones are left as they were
+  130  interrupted (Ctrl-C or SIGTERM): the outputs hold the images read so far, and the message
+       says how to go on with --jsonl FILE --resume
 """
 
 
@@ -59,13 +70,21 @@ def parse_filters(text: str) -> tuple[str, ...]:
     return names
 
 
+def input_arg(text: str) -> Path | str:
+    """An input: a local path, or a URI (``s3://...``) kept as text (a Path would fold its ``//``)."""
+    from plateocr.stream import is_uri
+
+    return text if is_uri(text) else Path(text)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     d = RecognizeConfig()
     p = argparse.ArgumentParser(
         description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("inputs", nargs="*", type=Path, metavar="IMAGE_OR_FOLDER",
-                   help="images and folders of images to read (every image given, whatever its name)")
+    p.add_argument("inputs", nargs="*", type=input_arg, metavar="IMAGE_OR_FOLDER",
+                   help="images and folders of images to read (every image given, whatever its name); with "
+                   "--engine ray also URIs such as s3://bucket/prefix/")
     p.add_argument("-r", "--recursive", action="store_true", help="also read images in sub-folders")
     p.add_argument("--images", type=Path, default=None, metavar="DIR",
                    help=f"folder of car photos read when no inputs are given (default: {d.images})")
@@ -96,18 +115,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    f"{','.join(d.filters)}; all: {','.join(FILTERS)})")
     p.add_argument("--no-rectify", action="store_true",
                    help="read only the plain plate crop, not also its perspective-rectified view")
-    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                    help="processes reading images in parallel, each loading the model once; 0: one per CPU "
+                   "(default: 1; with --engine ray: Ray actors, default one per CPU of the cluster)")
+    p.add_argument("--jsonl", type=Path, metavar="FILE",
+                   help="append each image's JSON record to FILE as soon as it is read (JSON Lines); "
+                   "with --video: each event as it closes")
+    p.add_argument("--resume", action="store_true",
+                   help="with --jsonl: skip the images already recorded there (same path, size and mtime)")
+    p.add_argument("--parquet", type=Path, metavar="DIR",
+                   help="also write the records as Parquet files in DIR (needs requirements-ray.txt)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this machine (--jobs processes); ray: a Ray Data pipeline, on the cluster at "
+                   "RAY_ADDRESS or a local Ray (needs requirements-ray.txt; --jobs: actors, 0: one per CPU) "
                    "(default: %(default)s)")
     video = p.add_argument_group("video (instead of photos)")
     video.add_argument("--video", metavar="FILE_OR_URL",
                        help="read a video file or a stream (rtsp://, http://): one event per passage of a plate")
     video.add_argument("--every", type=int, metavar="N", help="read one frame in N (default: about 5 a second)")
-    video.add_argument("--jsonl", type=Path, metavar="FILE", help="write each event as a JSON line as it closes")
     add_verbosity(p)
     args = p.parse_args(argv)
     check_video_args(p, args)
-    if args.jobs < 0:
+    if args.resume and args.jsonl is None:
+        p.error("--resume needs --jsonl FILE (the records to resume from)")
+    if args.jobs is not None and args.jobs < 0:
         p.error(f"argument -j/--jobs: must be >= 0, got {args.jobs}")
     if not 0.0 <= args.min_confidence <= 1.0:
         p.error(f"argument --min-confidence: must be in [0, 1], got {args.min_confidence}")
@@ -117,13 +148,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def check_video_args(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """--video excludes photo inputs; --every and --jsonl need it."""
+    """--video excludes photo inputs and the photo runs' options; --every needs it."""
     if args.video is None:
-        if args.every is not None or args.jsonl is not None:
-            p.error("--every and --jsonl go with --video")
+        if args.every is not None:
+            p.error("--every goes with --video")
         return
     if args.inputs or args.images is not None:
         p.error("give --video or photos, not both")
+    if args.resume or args.parquet is not None or args.engine != "local":
+        p.error("--resume, --parquet and --engine go with photos, not --video")
     if args.every is not None and args.every < 1:
         p.error(f"argument --every: must be >= 1, got {args.every}")
 
@@ -133,61 +166,176 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_SETUP
+    from plateocr.stream import RunInterrupted
+
     try:
         setup_logging(args)
-        return run_video(args) if args.video else run(args)
+        if args.video:
+            return run_video(args)
+        with sigterm_as_interrupt():
+            return run(args)
+    except RunInterrupted as stop:
+        report(stop.summary, args)
+        print(f"recognize_plates: interrupted after {stop.summary.done} of {stop.summary.images} images; "
+              f"the outputs hold those. To go on: {resume_command(argv, args, stop.summary.kept_log)}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("recognize_plates: interrupted; results not written, existing files are unchanged", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a container stopped, a job cancelled) ends the run like Ctrl-C: outputs of what was read."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def resume_command(argv: list[str] | None, args: argparse.Namespace, kept: Path | None) -> str:
+    """The command line that goes on where an interrupted run stopped."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if args.jsonl is None:
+        if kept is None:
+            return "rerun with --jsonl FILE to be able to resume next time"
+        words += ["--jsonl", str(kept)]
+    if not args.resume:
+        words.append("--resume")
+    return " ".join(shlex.quote(w) for w in ["python", "recognize_plates.py", *words])
+
+
 def run(args: argparse.Namespace) -> int:
     """Read the images and write every output; returns the exit code."""
-    from plateocr.batch import ImageOutputs, ReaderSpec, usable_cpus
-    from plateocr.inputs import collect_inputs
-    from plateocr.recognize import PlateReader, count_hits, list_images, recognize_folder
-    from plateocr.results import check_writable, write_results
+    from plateocr.batch import ImageOutputs
+    from plateocr.inputs import unique_names
+    from plateocr.results import check_writable
+    from plateocr.stream import OutputFiles, stream_run
 
+    started = time.perf_counter()
     cfg = reader_config(args)
     outputs = ImageOutputs(args.save_annotated, args.save_crops)
+    files = OutputFiles(args.output, args.json, args.csv, args.jsonl, args.parquet)
     try:
-        if args.inputs:
-            images = collect_inputs(args.inputs, args.recursive)
-            where = " ".join(str(p) for p in args.inputs)
-        else:
-            folder = args.images or cfg.images
-            images, where = list_images(folder, args.all, args.recursive), str(folder)
+        images, identity, where = list_inputs(args, cfg)
         labels = label_folder(args, cfg)
         for path, is_dir in output_paths(args):
             check_writable(path, directory=is_dir)
-        jobs = args.jobs or usable_cpus()
-        reader = PlateReader(args.model, cfg) if jobs == 1 else ReaderSpec(args.model, cfg)
-        if not images:
-            raise SetupError(f"{where}: no images to read" + ("" if args.inputs or args.all else " (try --all)"))
-        with progress(len(images), args.quiet) as advance:
-            results = recognize_folder(reader, images, labels, jobs=jobs, outputs=outputs or None, on_result=advance)
+        if args.parquet is not None:
+            from plateocr.parquet import import_pyarrow
+
+            import_pyarrow()
+        names = unique_names(Path(p) for p in images)
+        with engine_for(args, cfg, images, names, labels, outputs or None) as (engine, startup):
+            if not images:  # after the engine, so that a missing model is reported first
+                raise SetupError(f"{where}: no images to read" + ("" if args.inputs or args.all else " (try --all)"))
+            with progress(len(images), args.quiet) as advance:
+                summary = stream_run(
+                    engine, names, identity, files, args.model, resume=args.resume,
+                    on_record=lambda _record: advance(1), on_skip=advance, started=started,
+                    on_final=lambda record: log.info(
+                        "%s%s -> %s (confidence %.2f, %.3f s)", "ok " if is_hit(record) else "   ", record["name"],
+                        record["reading"] or "-", record["confidence"], record["seconds"],
+                    ),
+                )  # fmt: skip
     except PlateOCRError as exc:
         print(f"recognize_plates: error: {exc}", file=sys.stderr)
         return EXIT_SETUP
     except OSError as exc:  # from check_writable: nothing has been read yet
         cannot_write(exc.filename, exc)
         return EXIT_SETUP
-
-    failures = write_results(results, args.output, args.json, args.csv, model=args.model)
-    for path, error in failures:
-        cannot_write(path, error)
-    for r in results:
-        mark = "ok " if r.text == r.name else "   "
-        log.info("%s%s -> %s (confidence %.2f, %.3f s)", mark, r.output_name, r.text or "-", r.confidence, r.seconds)
-    print(f"Total Hits = {count_hits(results)} from {len(results)} images readed")
-    times = [r.seconds for r in results]
-    print(f"Seconds per image: median {statistics.median(times):.3f}, total {sum(times):.1f}")
-    written = [p for p in (args.output, args.json, args.csv) if p is not None and p not in {f for f, _ in failures}]
-    if written:
-        print("Results written to " + ", ".join(str(p) for p in written))
-    if failures:
+    summary.startup = startup
+    report(summary, args)
+    if summary.failures:
         return EXIT_SETUP
-    return EXIT_SOME_FAILED if any(r.error for r in results) else EXIT_OK
+    return EXIT_SOME_FAILED if summary.failed else EXIT_OK
+
+
+def report(summary: RunSummary, args: argparse.Namespace) -> None:
+    """The closing lines on stdout: hits, time per image, and the summary (rate, failures, outputs)."""
+    for path, error in summary.failures:
+        cannot_write(path, error)
+    print(f"Total Hits = {summary.hits} from {summary.done} images readed")
+    if summary.seconds:
+        times = list(summary.seconds)
+        print(f"Seconds per image: median {statistics.median(times):.3f}, total {sum(times):.1f}")
+    broken = {f for f, _ in summary.failures}
+    written = [str(p) for p in (args.output, args.json, args.csv, args.jsonl, args.parquet) if p and p not in broken]
+    resumed = f", {summary.resumed} already in {args.jsonl}" if summary.resumed else ""
+    startup = f"; Ray start-up {summary.startup:.1f} s" if summary.startup else ""
+    print(f"{summary.read_now} images read in {summary.wall:.1f} s ({summary.rate:.2f} images/s){resumed}{startup}, "
+          f"{summary.failed} failed; written: {', '.join(written) or 'nothing'}")  # fmt: skip
+
+
+def list_inputs(args: argparse.Namespace, cfg: RecognizeConfig) -> tuple[list, Callable[[int], dict], str]:
+    """The images to read (paths, or URIs for --engine ray), each one's identity for --resume, and where from.
+
+    Raises:
+        SetupError: a missing input, or a URI without --engine ray.
+    """
+    from plateocr.inputs import collect_inputs
+    from plateocr.recognize import list_images
+    from plateocr.stream import is_uri, local_identity
+
+    if not args.inputs:
+        folder = args.images or cfg.images
+        images = list_images(folder, args.all, args.recursive)
+        return images, lambda i: local_identity(images[i]), str(folder)
+    images: list = []
+    remote: dict[str, dict] = {}
+    for arg in args.inputs:
+        if not is_uri(arg):
+            images += [p for p in collect_inputs([arg], args.recursive) if str(p) not in {str(i) for i in images}]
+            continue
+        if args.engine != "ray":
+            raise SetupError(f"{arg}: object-store inputs need --engine ray")
+        from plateocr.rayengine import uri_inputs
+
+        found, identities = uri_inputs([str(arg)], args.recursive)
+        images += [u for u in found if u not in remote]
+        remote.update(identities)
+    where = " ".join(str(p) for p in args.inputs)
+    return images, lambda i: remote.get(str(images[i])) or local_identity(images[i]), where
+
+
+@contextlib.contextmanager
+def engine_for(
+    args: argparse.Namespace, cfg: RecognizeConfig, images: list, names: list[str], labels: Path | None,
+    outputs: ImageOutputs | None,
+) -> Iterator[tuple[Engine, float]]:  # fmt: skip
+    """The engine that reads the images (and Ray's start-up seconds, 0 locally).
+
+    Raises:
+        PlateOCRError: the model cannot be loaded (``--jobs 1``), or Ray is missing.
+    """
+    from plateocr.batch import ReaderSpec, iter_read, usable_cpus
+    from plateocr.recognize import PlateReader
+    from plateocr.results import result_record
+
+    if args.engine == "ray":
+        from plateocr.rayengine import ray_engine, ray_session
+
+        with ray_session(args.verbose) as startup:
+            spec = ReaderSpec(args.model, cfg)
+            yield ray_engine(spec, [str(p) for p in images], names, labels, outputs, args.jobs or 0), startup
+        return
+    jobs = 1 if args.jobs is None else args.jobs or usable_cpus()
+    reader = PlateReader(args.model, cfg) if jobs == 1 else ReaderSpec(args.model, cfg)
+
+    def read(todo: Sequence[int]) -> Iterator[tuple[int, dict]]:
+        for i, result in iter_read(reader, images, labels, names, jobs, outputs, todo):
+            yield i, result_record(result)
+
+    yield read, 0.0
 
 
 def run_video(args: argparse.Namespace) -> int:
@@ -256,12 +404,12 @@ def label_folder(args: argparse.Namespace, cfg: RecognizeConfig) -> Path | None:
 
 def output_paths(args: argparse.Namespace) -> list[tuple[Path, bool]]:
     """Every output as (path, is a folder)."""
-    files = [(p, False) for p in (args.output, args.json, args.csv) if p is not None]
-    return files + [(p, True) for p in (args.save_annotated, args.save_crops) if p is not None]
+    files = [(p, False) for p in (args.output, args.json, args.csv, args.jsonl) if p is not None]
+    return files + [(p, True) for p in (args.save_annotated, args.save_crops, args.parquet) if p is not None]
 
 
 @contextlib.contextmanager
-def progress(total: int, quiet: bool) -> Iterator[Callable[[object], None]]:
+def progress(total: int, quiet: bool) -> Iterator[Callable[[int], None]]:
     """A tqdm bar on stderr (only on a terminal, not with --quiet, after a second); yields its ``advance``."""
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -269,10 +417,10 @@ def progress(total: int, quiet: bool) -> Iterator[Callable[[object], None]]:
     disable = quiet or not sys.stderr.isatty()
     with tqdm(total=total, unit="image", file=sys.stderr, disable=disable, delay=1.0, leave=False) as bar:
         if disable:
-            yield lambda _result: bar.update()
+            yield bar.update
             return
         with logging_redirect_tqdm():
-            yield lambda _result: bar.update()
+            yield bar.update
 
 
 if __name__ == "__main__":

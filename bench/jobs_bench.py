@@ -78,15 +78,20 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[dict[str, An
     return [(x, y) for x, y in zip(a["results"], b["results"], strict=True) if x != y]
 
 
-def main(argv: list[str] | None = None) -> int:
+def add_folder_arguments(p: argparse.ArgumentParser) -> None:
+    """The model, the folder's make-up (``make_folder``), the parallel setting and the repeats."""
     rc = RecognizeConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, default=rc.model, help="trained model (default: %(default)s)")
     p.add_argument("--images", type=Path, default=rc.images, help="test photos (default: %(default)s)")
     p.add_argument("--labels", type=Path, default=rc.labels, help="their labels (default: %(default)s)")
     p.add_argument("--scenes", type=int, default=300, help="synthetic photos added (default: %(default)s)")
     p.add_argument("--jobs", type=int, default=2, help="the parallel run's --jobs (default: %(default)s)")
     p.add_argument("--repeat", type=int, default=1, help="runs of each setting; the fastest counts")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_folder_arguments(p)
     args = p.parse_args(argv)
 
     with tempfile.TemporaryDirectory() as tmp:

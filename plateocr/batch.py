@@ -7,14 +7,15 @@ Results come back in input order whatever the number of processes; one image's f
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import logging.handlers
 import multiprocessing
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,19 +136,45 @@ def read_all(
     Raises:
         PlateOCRError: a worker could not load the model.
     """
+    results: list[ImageResult | None] = [None] * len(images)
+    for index, result in iter_read(reader, images, labels, names, jobs, outputs):
+        results[index] = result
+        if on_result is not None:
+            on_result(result)
+    return [r for r in results if r is not None]
+
+
+def iter_read(
+    reader: PlateReader | ReaderSpec,
+    images: Sequence[Path],
+    labels: Path | None,
+    names: Sequence[str],
+    jobs: int = 1,
+    outputs: ImageOutputs | None = None,
+    indices: Iterable[int] | None = None,
+) -> Iterator[tuple[int, ImageResult]]:
+    """Read ``images[i]`` for each i of ``indices`` (default: all), yielding ``(i, result)`` as each
+    finishes (completion order): nothing is kept, so a run of any length holds a few images at a time.
+
+    Arguments as :func:`read_all`. Closing the generator early (Ctrl-C) drops the images not started.
+
+    Raises:
+        PlateOCRError: a worker could not load the model.
+    """
     if len(names) != len(images):
         raise ValueError("one name per image is needed")
-    jobs = max(1, min(jobs, len(images)))
+    todo = list(range(len(images))) if indices is None else list(indices)
+    jobs = max(1, min(jobs, len(todo)))
     if jobs == 1:
-        loaded = reader.load() if isinstance(reader, ReaderSpec) else reader
-        results = []
-        for path, name in zip(images, names, strict=True):
-            result = read_one(loaded, path, labels, name, outputs)
-            if on_result is not None:
-                on_result(result)
-            results.append(result)
-        return results
-    return _read_in_workers(ReaderSpec.of(reader), images, labels, names, jobs, outputs, on_result)
+        loaded = reader.load() if isinstance(reader, ReaderSpec) and todo else reader
+        for i in todo:
+            yield i, read_one(loaded, images[i], labels, names[i], outputs)  # type: ignore[arg-type]
+        return
+    yield from _read_in_workers(ReaderSpec.of(reader), images, labels, names, todo, jobs, outputs)
+
+
+# Images queued per worker process: enough to keep every worker busy, few enough to stay small.
+IN_FLIGHT_PER_JOB = 4
 
 
 def _read_in_workers(
@@ -155,10 +182,10 @@ def _read_in_workers(
     images: Sequence[Path],
     labels: Path | None,
     names: Sequence[str],
+    todo: Sequence[int],
     jobs: int,
     outputs: ImageOutputs | None,
-    on_result: Callable[[ImageResult], None] | None,
-) -> list[ImageResult]:
+) -> Iterator[tuple[int, ImageResult]]:
 
     ctx = multiprocessing.get_context("spawn")
     # Each worker gets its share of the CPUs, so N workers never run N x all-cores threads.
@@ -167,36 +194,39 @@ def _read_in_workers(
     queue: Any = ctx.Queue()
     listener = logging.handlers.QueueListener(queue, _MainProcessHandler(), respect_handler_level=False)
     listener.start()
-    results: list[ImageResult | None] = [None] * len(images)
     executor = ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=ctx,
         initializer=_init_worker,
         initargs=(spec, threads, queue, logging.getLogger().getEffectiveLevel()),
     )
+    pending: dict[Future[tuple[int, ImageResult]], int] = {}
+    waiting = iter(todo)
+
+    def submit(count: int) -> None:
+        for i in itertools.islice(waiting, count):
+            pending[executor.submit(_worker_read, i, images[i], labels, names[i], outputs)] = i
+
     try:
         with sigint_ignored():  # the workers, started by the first submits, inherit "ignore Ctrl-C"
-            futures: dict[Future[tuple[int, ImageResult]], int] = {
-                executor.submit(_worker_read, i, path, labels, name, outputs): i
-                for i, (path, name) in enumerate(zip(images, names, strict=True))
-            }
-        for future in as_completed(futures):
-            index = futures[future]
-            try:
-                _, result = future.result()
-            except PlateOCRError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a dead worker (BrokenProcessPool), an unpicklable result
-                result = failed_result(images[index], names[index], f"worker process failed ({describe(exc)})")
-            results[index] = result
-            if on_result is not None:
-                on_result(result)
+            submit(jobs * IN_FLIGHT_PER_JOB)
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = pending.pop(future)
+                try:
+                    _, result = future.result()
+                except PlateOCRError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a dead worker (BrokenProcessPool), an unpicklable result
+                    result = failed_result(images[index], names[index], f"worker process failed ({describe(exc)})")
+                yield index, result
+            submit(len(done))
     finally:
         # On an error or Ctrl-C: drop the queued images, let running ones finish (workers ignore SIGINT).
         executor.shutdown(wait=True, cancel_futures=True)
         listener.stop()
         queue.close()
-    return [r for r in results if r is not None]
 
 
 @contextlib.contextmanager
@@ -234,12 +264,22 @@ def _init_worker(spec: ReaderSpec, threads: int, queue: Any, level: int) -> None
     root.setLevel(level)
     quieten_libraries(level)
     try:
-        import cv2
-
-        cv2.setNumThreads(threads)
-        _WORKER["reader"] = spec.load(threads)
+        _WORKER["reader"] = load_capped(spec, threads)
     except PlateOCRError as exc:
         _WORKER["error"] = exc  # raised by the first task, so the main process reports it
+
+
+def load_capped(spec: ReaderSpec, threads: int) -> PlateReader:
+    """In a worker (process or Ray actor): cap OpenCV's and ONNX Runtime's threads to ``threads``, then
+    load the models (ONNX Runtime sessions, made here in the worker, never inherited through a fork).
+
+    Raises:
+        PlateOCRError: a model cannot be loaded.
+    """
+    import cv2
+
+    cv2.setNumThreads(threads)
+    return spec.load(threads)
 
 
 def _worker_read(

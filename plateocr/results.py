@@ -130,19 +130,20 @@ def results_csv_text(results: Iterable[ImageResult]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for result in results:
-        record = result_record(result)
-        box = record["box"] or {}
-        writer.writerow(
-            [
-                record["name"], record["file"], record["reading"], f"{record['confidence']:.4f}",
-                " ".join(f"{p:.4f}" for p in record["char_probs"]),
-                box.get("x", ""), box.get("y", ""), box.get("w", ""), box.get("h", ""),
-                record["box_source"] or "", f"{record['seconds']:.3f}", record["error"] or "",
-                record["raw_text"], record["format"] or "",
-            ]
-        )  # fmt: skip
+    writer.writerows(csv_row(result_record(result)) for result in results)
     return out.getvalue()
+
+
+def csv_row(record: dict[str, Any]) -> list[Any]:
+    """One ``--csv`` row (``CSV_COLUMNS``) from an image's :func:`result_record`."""
+    box = record["box"] or {}
+    return [
+        record["name"], record["file"], record["reading"], f"{record['confidence']:.4f}",
+        " ".join(f"{p:.4f}" for p in record["char_probs"]),
+        box.get("x", ""), box.get("y", ""), box.get("w", ""), box.get("h", ""),
+        record["box_source"] or "", f"{record['seconds']:.3f}", record["error"] or "",
+        record["raw_text"], record["format"] or "",
+    ]  # fmt: skip
 
 
 def write_results(

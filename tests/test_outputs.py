@@ -318,7 +318,7 @@ def test_progress_bar_only_on_a_terminal_and_not_with_quiet(tty, quiet, shown, m
     with recognize_plates.progress(3, quiet) as advance:
         time.sleep(1.1)  # the bar waits a second, so short runs stay silent
         for _ in range(3):
-            advance(None)
+            advance(1)
     assert ("/3 [" in stream.getvalue()) is shown
 
 
