@@ -62,7 +62,8 @@ def read_plates(
     """
     from plateocr.localize import iou
     from plateocr.plates import plate_boxes_from_labels
-    from plateocr.recognize import PlateReader, count_hits, list_images, recognize_folder
+    from plateocr.batch import recognize_folder
+    from plateocr.recognize import PlateReader, count_hits, list_images
 
     reader = PlateReader(model, RecognizeConfig(reader="chars"))
     files = list_images(images, include_all=others)

@@ -12,7 +12,7 @@ from plateocr.plates import crop
 from plateocr.results import write_bytes_atomic
 
 if TYPE_CHECKING:
-    from plateocr.recognize import ImageResult
+    from plateocr.record import ImageResult
 
 BOX_BGR = (0, 200, 0)
 NO_READING_BGR = (0, 0, 255)

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any
 from config import RecognizeConfig
 from plateocr.cli import quieten_libraries
 from plateocr.errors import InputError, PlateOCRError
+from plateocr.record import ImageResult
 from plateocr.onnxrt import usable_cpus
 
 if TYPE_CHECKING:
-    from plateocr.recognize import ImageResult, PlateReader
+    from plateocr.recognize import PlateReader
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,6 @@ def write_pictures(result: ImageResult, outputs: ImageOutputs) -> None:
 
 def failed_result(path: Path, name: str, cause: str) -> ImageResult:
     """The result of an image that could not be read at all."""
-    from plateocr.recognize import ImageResult
 
     return ImageResult(name=Path(path).stem, path=Path(path), error=f"{path}: {cause}", output_name=name)
 
@@ -111,6 +111,42 @@ def describe(exc: BaseException) -> str:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     text = str(exc).strip().splitlines()
     return f"{exc.__class__.__name__}: {text[0][:200]}" if text else exc.__class__.__name__
+
+
+def recognize_folder(
+    reader: PlateReader | ReaderSpec,
+    images: list[Path],
+    labels: Path | None,
+    *,
+    names: list[str] | None = None,
+    jobs: int = 1,
+    outputs: ImageOutputs | None = None,
+    on_result: Callable[[ImageResult], None] | None = None,
+) -> list[ImageResult]:
+    """Read every image, in input order; failures are recorded per image and the batch goes on.
+
+    Args:
+        reader: a loaded reader; with ``jobs > 1`` a ``ReaderSpec`` spares the main process the model.
+        images: files to read.
+        labels: YOLO label folder (``<labels>/<stem>.txt``), or None for the localiser only.
+        names: unique output names (default: ``plateocr.inputs.unique_names``).
+        jobs: worker processes (see :func:`read_all`).
+        outputs: annotated photos and plate crops to write per image.
+        on_result: called as each image finishes (progress).
+
+    Raises:
+        PlateOCRError: a worker process could not load the model.
+    """
+    from plateocr.inputs import unique_names
+
+    def finished(result: ImageResult) -> None:
+        if result.error:
+            log.error("%s", result.error)
+        if on_result is not None:
+            on_result(result)
+
+    names = unique_names(images) if names is None else names
+    return read_all(reader, images, labels, names, jobs, outputs, finished)
 
 
 def read_all(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,12 +20,8 @@ from plateocr.imageio import read_image
 from plateocr.platemodel import SlotReading
 from plateocr.platereader import WholePlateReader, load_calibration
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
+from plateocr.record import ImageResult
 from plateocr.rectify import rectify_plate
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from plateocr.batch import ImageOutputs, ReaderSpec
 
 log = logging.getLogger(__name__)
 
@@ -46,27 +41,6 @@ class PlateCandidate:
     box: Box
     source: str
     prior: float = 1.0
-
-
-@dataclass
-class ImageResult:
-    """Everything known about one image's reading."""
-
-    name: str
-    path: Path
-    text: str = ""
-    confidence: float = 0.0
-    char_probs: tuple[float, ...] = ()
-    box: Box | None = None
-    source: str = ""
-    seconds: float = 0.0
-    error: str = ""
-    # What the open-alphabet reader saw, and the format it decided (spanish, foreign, none).
-    raw_text: str = ""
-    format: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
-    # The image's name in the outputs: ``name``, or a relative path when two images share a stem.
-    output_name: str = ""
 
 
 class PlateReader:
@@ -242,43 +216,6 @@ def list_images(folder: Path, include_all: bool, recursive: bool = False) -> lis
     return files if include_all else [p for p in files if SPANISH_PLATE.match(p.stem)]
 
 
-def recognize_folder(
-    reader: PlateReader | ReaderSpec,
-    images: list[Path],
-    labels: Path | None,
-    *,
-    names: list[str] | None = None,
-    jobs: int = 1,
-    outputs: ImageOutputs | None = None,
-    on_result: Callable[[ImageResult], None] | None = None,
-) -> list[ImageResult]:
-    """Read every image, in input order; failures are recorded per image and the batch goes on.
-
-    Args:
-        reader: a loaded reader; with ``jobs > 1`` a ``ReaderSpec`` spares the main process the model.
-        images: files to read.
-        labels: YOLO label folder (``<labels>/<stem>.txt``), or None for the localiser only.
-        names: unique output names (default: ``plateocr.inputs.unique_names``).
-        jobs: worker processes (see ``plateocr.batch.read_all``).
-        outputs: annotated photos and plate crops to write per image.
-        on_result: called as each image finishes (progress).
-
-    Raises:
-        PlateOCRError: a worker process could not load the model.
-    """
-    from plateocr.batch import read_all
-    from plateocr.inputs import unique_names
-
-    def finished(result: ImageResult) -> None:
-        if result.error:
-            log.error("%s", result.error)
-        if on_result is not None:
-            on_result(result)
-
-    names = unique_names(images) if names is None else names
-    return read_all(reader, images, labels, names, jobs, outputs, finished)
-
-
 def count_hits(results: list[ImageResult]) -> int:
     """Images whose reading equals their file name (the test folder's ground truth)."""
     return sum(1 for r in results if r.text and r.text == r.name)
@@ -291,5 +228,4 @@ __all__ = [
     "PlateOCRError",
     "count_hits",
     "list_images",
-    "recognize_folder",
 ]

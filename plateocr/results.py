@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from plateocr.inputs import printable
 
 if TYPE_CHECKING:
-    from plateocr.recognize import ImageResult
+    from plateocr.record import ImageResult
 
 
 @contextmanager

@@ -38,7 +38,8 @@ from plateocr.plates import Box
 from plateocr.results import result_record
 
 if TYPE_CHECKING:
-    from plateocr.recognize import ImageResult, PlateReader
+    from plateocr.record import ImageResult
+    from plateocr.recognize import PlateReader
 
 log = logging.getLogger("plateocr.service")
 

@@ -26,7 +26,8 @@ from config import VideoConfig
 from plateocr.errors import SetupError
 
 if TYPE_CHECKING:
-    from plateocr.recognize import ImageResult, PlateReader
+    from plateocr.record import ImageResult
+    from plateocr.recognize import PlateReader
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,8 @@ from plateocr.annotate import annotate, save_crop
 from plateocr.errors import SetupError
 from plateocr.inputs import collect_inputs, folder_images, printable, unique_names
 from plateocr.plates import Box
-from plateocr.recognize import ImageResult, recognize_folder
+from plateocr.batch import recognize_folder
+from plateocr.record import ImageResult
 from plateocr.report import confusion_matrix, per_class_csv, report_paths, write_training_report
 from plateocr.results import CSV_COLUMNS, check_writable, results_csv_text, write_results
 from plateocr.train import TrainResult
