@@ -209,6 +209,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             precision, recall, answers = at_threshold(mine, threshold)
             print(f"{mode:5s} labels={'yes' if labels else 'no ':3s} threshold {threshold}: precision {precision:.1%}, "
                   f"recall {recall:.1%} ({answers} answers)")
+    print("\nEvery set, with and without labels, by threshold (precision = right / answered; phantoms: answers on")
+    print("photos with no Spanish plate, test6_other + foreign + none):\n")
+    print("| mode | threshold | precision | recall | phantoms |")
+    print("|---|---|---|---|---|")
+    for mode in READERS:
+        mine = [o for o in outcomes if o.mode == mode]
+        for t in sorted({0.0, 0.3, 0.5, 0.7, 0.9, threshold}):
+            precision, recall, _ = at_threshold(mine, t)
+            phantoms = sum(1 for o in mine if not o.truth and o.text and o.confidence >= t)
+            print(f"| {mode} | {t:.1f} | {precision:.1%} | {recall:.1%} | {phantoms} |")
     for path in figures(outcomes, threshold, args.docs):
         print(f"wrote {path}")
     return 0

@@ -23,7 +23,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 import config  # noqa: E402  (needs the path above)
-from config import CLASSES, PlateTrainConfig, TrainConfig  # noqa: E402
+from config import CLASSES, PlateTrainConfig, RecognizeConfig, TrainConfig  # noqa: E402
 
 # The rendered plate's geometry (a Spanish plate is 520 x 110 mm; one pixel per millimetre).
 PLATE_HEIGHT = 110
@@ -206,6 +206,12 @@ def _default_plate_model(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
         plate_model = request.getfixturevalue("tiny_plate_model")
         monkeypatch.setattr(config, "PLATE_MODEL_PATH", plate_model)
         monkeypatch.setenv("PLATEOCR_PLATE_MODEL", str(plate_model))  # for the CLIs run as child processes
+
+
+# The Chars74K port alone, answering whatever it reads: what the tests of the plumbing (inputs, outputs,
+# errors) read with, since the tiny models' arbitrated answers fall below the default threshold.
+PORT_FLAGS = ("--reader", "chars", "--min-confidence", "0")
+PORT_CONFIG = RecognizeConfig(reader="chars", min_confidence=0.0)
 
 
 API_KEY = "test-key-0123"

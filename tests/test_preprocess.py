@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-import plateocr.recognize
+import plateocr.charreader
 import plateocr.train
 from config import PreprocessConfig, RecognizeConfig, TrainConfig, to_jsonable
 from plateocr.dataset import CharacterSet
@@ -141,7 +141,7 @@ def test_pad_centres_the_character(letter):
 
 
 def test_training_and_recognition_use_the_same_function_object():
-    assert plateocr.train.preprocess_batch is plateocr.recognize.preprocess_batch
+    assert plateocr.train.preprocess_batch is plateocr.charreader.preprocess_batch
     assert plateocr.train.preprocess_batch is preprocess_batch
 
 
@@ -155,7 +155,7 @@ def test_training_arrays_equal_the_recognition_inputs_for_the_same_crops(letter,
     # The recogniser rebuilds the preprocessing config from the model's sidecar JSON.
     from_sidecar = PreprocessConfig(**to_jsonable(cfg.preprocess))
     assert from_sidecar == cfg.preprocess
-    x_recognise = plateocr.recognize.preprocess_batch(crops, from_sidecar)
+    x_recognise = plateocr.charreader.preprocess_batch(crops, from_sidecar)
     np.testing.assert_array_equal(x_train, x_recognise)
     np.testing.assert_array_equal(plateocr.train.preprocess_batch(crops, cfg.preprocess), x_recognise)
     assert y_train.tolist() == [20, 3]

@@ -15,6 +15,7 @@ from config import SPANISH_PLATE, PreprocessConfig, RecognizeConfig
 from plateocr.errors import SetupError
 from plateocr.filters import FILTERS
 from plateocr.plates import Box, expand_box
+from conftest import PORT_CONFIG, PORT_FLAGS
 from plateocr.charreader import load_model
 from plateocr.recognize import PlateCandidate, PlateReader, count_hits, list_images
 
@@ -85,7 +86,7 @@ def results_lines(path: Path) -> list[tuple[str, str]]:
 
 
 def run(images: Path, labels: Path | None, model: Path, out: Path, *extra: str) -> int:
-    argv = ["--images", str(images), "--model", str(model), "--output", str(out), "-q", *extra]
+    argv = ["--images", str(images), "--model", str(model), "--output", str(out), "-q", *PORT_FLAGS, *extra]
     if labels is not None:
         argv += ["--labels", str(labels)]
     return recognize_plates.main(argv)
@@ -128,7 +129,7 @@ def test_image_without_label_file_is_read_from_the_localisers_box(
     images, labels = folders
     box = write_photo(images, None, NO_LABEL, rendered_plate(NO_LABEL)[0])
     localiser["boxes"] = [expand_box(box, 0.06, 640, 480)]
-    result = PlateReader(tiny_model).read_image(images / f"{NO_LABEL}.jpg", labels)
+    result = PlateReader(tiny_model, PORT_CONFIG).read_image(images / f"{NO_LABEL}.jpg", labels)
     assert result.error == ""
     assert result.source == "localiser:stub"
     assert SPANISH_PLATE.match(result.text), result.text
@@ -222,7 +223,7 @@ def test_label_box_of_a_1000x600_image_crops_the_plate(tiny_model, folders, rend
     width, height = 1000, 600
     box = write_photo(images, labels, GOOD, plate, size=(width, height), at=(430, 410))
 
-    reader = PlateReader(tiny_model)
+    reader = PlateReader(tiny_model, PORT_CONFIG)
     result = reader.read_image(images / f"{GOOD}.jpg", labels)
     assert result.error == ""
     assert result.source == "label"
@@ -247,7 +248,7 @@ def test_label_box_off_the_plate_reads_nothing_useful(tiny_model, folders, rende
     x, y, w, h = (round(v * 416 / size) for v, size in ((430, width), (410, height), (520, width), (110, height)))
     wrong = Box(x, y, w, h)
     (labels / f"{GOOD}.txt").write_text(yolo_line(0, wrong, width, height))
-    result = PlateReader(tiny_model).read_image(images / f"{GOOD}.jpg", labels)
+    result = PlateReader(tiny_model, PORT_CONFIG).read_image(images / f"{GOOD}.jpg", labels)
     assert result.text == ""
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, draw_plate
+from conftest import PORT_FLAGS, REPO_ROOT, draw_plate
 from PIL import Image
 from test_recognize_cli import GOOD, car_scene, results_lines, yolo_line
 
@@ -217,7 +217,7 @@ def corpus(tiny_model: Path, tiny_plate_model: Path, tmp_path_factory: pytest.Te
             label.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     proc = run_child(
         str(images), "--recursive", "--labels", str(labels), "--model", str(tiny_model),
-        "--plate-model", str(tiny_plate_model), "--output", str(out / "LicenseResults.txt"), "--json", str(out / "results.json"), "-q",
+        "--plate-model", str(tiny_plate_model), *PORT_FLAGS, "--output", str(out / "LicenseResults.txt"), "--json", str(out / "results.json"), "-q",
     )  # fmt: skip
     document = json.loads((out / "results.json").read_text(encoding="utf-8"))
     records = {r["name"]: r for r in document["results"]}

@@ -168,7 +168,8 @@ def test_a_missing_or_unreadable_video_is_a_setup_error(tmp_path):
 
 @pytest.mark.parametrize(
     "argv",
-    [["--video", "v.avi", "photo.jpg"], ["--every", "3"], ["--jsonl", "e.jsonl"], ["--video", "v.avi", "--every", "0"]],
+    [["--video", "v.avi", "photo.jpg"], ["--every", "3"], ["--video", "v.avi", "--resume", "--jsonl", "e.jsonl"],
+     ["--video", "v.avi", "--every", "0"]],
 )
 def test_video_flags_are_checked(argv, capsys):
     assert recognize_plates.main(argv) == 2
