@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from config import ARCHITECTURES, TrainConfig
-from plateocr.cli import EXIT_OK, EXIT_SETUP, add_verbosity, setup_logging
+from plateocr.cli import EXIT_OK, EXIT_SETUP, add_verbosity, report_or_warn, setup_logging
 from plateocr.errors import PlateOCRError
 
 log = logging.getLogger("train_cnn")
@@ -74,11 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     from plateocr.onnxrt import onnx_path
     from plateocr.report import write_training_report
 
-    try:
-        report = write_training_report(result)
-    except (OSError, ValueError) as exc:  # the model is saved; a missing figure is only a warning
-        report = {}
-        print(f"train_cnn: warning: training report not written: {exc}", file=sys.stderr)
+    report = report_or_warn("train_cnn", lambda: write_training_report(result))
     worst = sorted(result.per_class_accuracy.items(), key=lambda kv: kv[1])[:5]
     print(f"Validation accuracy (36 classes): {result.val_accuracy:.2%}")
     print("Worst classes: " + ", ".join(f"{c} {a:.0%}" for c, a in worst))

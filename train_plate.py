@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from config import PlateTrainConfig
-from plateocr.cli import EXIT_OK, EXIT_SETUP, add_verbosity, setup_logging
+from plateocr.cli import EXIT_OK, EXIT_SETUP, add_verbosity, report_or_warn, setup_logging
 from plateocr.errors import PlateOCRError
 
 log = logging.getLogger("train_plate")
@@ -79,11 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETUP
     from plateocr.report import write_plate_report
 
-    try:
-        report = write_plate_report(result)
-    except (OSError, ValueError) as exc:  # the model is saved; a missing figure is only a warning
-        report = {}
-        print(f"train_plate: warning: training report not written: {exc}", file=sys.stderr)
+    report = report_or_warn("train_plate", lambda: write_plate_report(result))
     print(f"Validation: {result.val_plate_accuracy:.2%} plates exact, {result.val_char_accuracy:.2%} slots")
     print(f"Steps: {result.steps}, training time: {result.seconds:.0f} s, temperature {result.temperature:.2f}")
     print(f"Saved {result.model_path} and {result.sidecar_path}")

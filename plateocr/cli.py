@@ -5,10 +5,22 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_SETUP = 2
+
+
+def report_or_warn(prog: str, write: Callable[[], dict[str, Path]]) -> dict[str, Path]:
+    """The training report's files, or none and a warning: the model is saved, whatever happens to its figures."""
+    try:
+        return write()
+    except (OSError, ValueError) as exc:
+        print(f"{prog}: warning: training report not written: {exc}", file=sys.stderr)
+        return {}
 
 
 def add_verbosity(parser: argparse.ArgumentParser) -> None:
