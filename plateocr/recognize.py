@@ -98,7 +98,6 @@ class PlateReader:
             best.append(other if other is not None and other.confidence > plain.confidence else plain)
         return best
 
-
     def read_image(
         self, path: Path, labels: Path | None, image: np.ndarray | None = None, box: Box | None = None
     ) -> ImageResult:
