@@ -76,12 +76,12 @@ data: venv
 model: data fonts
 	test -f $(MODEL) || $(BIN)/python train_cnn.py --out $(MODEL)
 	test -f $(ONNX) || $(BIN)/python train_cnn.py --export-onnx $(MODEL)
-	test -f $(PLATE_MODEL) || $(BIN)/python train_plate.py --out $(PLATE_MODEL)
+	test -f $(PLATE_MODEL) || $(BIN)/python train_plate.py --out $(PLATE_MODEL) --chars-model $(MODEL)
 	test -f $(PLATE_ONNX) || $(BIN)/python train_plate.py --export-onnx $(PLATE_MODEL)
 
 retrain: data fonts
 	$(BIN)/python train_cnn.py --out $(MODEL)
-	$(BIN)/python train_plate.py --out $(PLATE_MODEL)
+	$(BIN)/python train_plate.py --out $(PLATE_MODEL) --chars-model $(MODEL)
 
 test: venv serve-deps ray fonts browser
 	$(BIN)/python -m pytest tests -q
