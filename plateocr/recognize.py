@@ -118,9 +118,7 @@ class PlateReader:
                 result.box, result.source = candidates[index].box, candidates[index].source
             result.text, result.confidence, result.char_probs = reading.text, reading.confidence, reading.char_probs
             result.raw_text, result.format = reading.raw_text, reading.format
-            if reading.text and reading.confidence < self.cfg.min_confidence:
-                result.extra["uncertain_reading"] = reading.text
-                result.text = ""
+            result.withhold_below(self.cfg.min_confidence)
         except InputError as exc:
             result.error = str(exc)
         result.seconds = time.perf_counter() - started

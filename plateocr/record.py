@@ -27,3 +27,9 @@ class ImageResult:
     extra: dict[str, object] = field(default_factory=dict)
     # The image's name in the outputs: ``name``, or a relative path when two images share a stem.
     output_name: str = ""
+
+    def withhold_below(self, threshold: float) -> None:
+        """Leave the reading empty when its confidence is below ``threshold``; keep it as ``uncertain_reading``."""
+        if self.text and self.confidence < threshold:
+            self.extra["uncertain_reading"] = self.text
+            self.text = ""

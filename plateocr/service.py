@@ -146,7 +146,7 @@ class ReadService:
             check_box(job.box, width, height, job.name)
         result = self.reader.read_image(Path(job.name), None, image=image, box=job.box)
         result.seconds = time.perf_counter() - started  # as the CLI counts it: decoding included
-        apply_min_confidence(result, job.min_confidence)
+        result.withhold_below(job.min_confidence)
         with self._lock:
             self.served += 1
             self.mean_seconds = 0.8 * self.mean_seconds + 0.2 * result.seconds
@@ -175,13 +175,6 @@ def warm_up_photo() -> tuple[np.ndarray, Box]:
     cv2.rectangle(photo, (box.x, box.y), (box.x + 14, box.y2), (165, 70, 10), -1)
     cv2.putText(photo, "1234 BCD", (box.x + 20, box.y2 - 9), cv2.FONT_HERSHEY_SIMPLEX, 0.95, (20, 20, 20), 3)
     return photo, box
-
-
-def apply_min_confidence(result: ImageResult, threshold: float) -> None:
-    """``--min-confidence`` per request: an uncertain reading moves to ``uncertain_reading``."""
-    if result.text and result.confidence < threshold:
-        result.extra["uncertain_reading"] = result.text
-        result.text = ""
 
 
 def check_box(box: Box, width: int, height: int, name: str) -> None:
