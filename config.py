@@ -123,6 +123,9 @@ class PlateModelConfig:
     def validate(self) -> None:
         if not (16 <= self.height <= 256 and 32 <= self.width <= 512):
             raise ValueError(f"plate model input must be 16-256 x 32-512 px, got {self.height}x{self.width}")
+        if self.height % 16 or self.width % 8:
+            # The model's poolings leave a height/16 x width/8 map of cells for its slots to attend over.
+            raise ValueError(f"plate model input height must be a multiple of 16 and width of 8, got {self.height}x{self.width}")
         if not PLATE_LENGTH <= self.slots <= 16:
             raise ValueError(f"plate model slots must be in [{PLATE_LENGTH}, 16], got {self.slots}")
         if tuple(self.alphabet) != PLATE_ALPHABET:
@@ -138,7 +141,7 @@ class PlateTrainConfig:
     seed: int = 4242
     # Optimiser steps (batches of fresh plates); an optional wall-time budget (0: none) ends training
     # after the validation that passes it, at the cost of a model that depends on the machine's speed.
-    steps: int = 3500
+    steps: int = 5000
     max_seconds: float = 0.0
     batch_size: int = 48
     learning_rate: float = 2e-3

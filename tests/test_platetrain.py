@@ -99,6 +99,41 @@ def test_missing_plate_model_and_sidecar_are_setup_errors(tmp_path, tiny_plate_m
         WholePlateReader(lonely)
 
 
+def test_saved_model_loads_again_and_exports_the_same_readings(tmp_path, tiny_plate_model):
+    """The .h5 holds the attention head's own layers: loading it back (as --export-onnx does) must give the same model."""
+    from plateocr.platetrain import export_saved_plate_model
+
+    copy = tmp_path / "again.h5"
+    copy.write_bytes(tiny_plate_model.read_bytes())
+    copy.with_suffix(".json").write_bytes(tiny_plate_model.with_suffix(".json").read_bytes())
+    record = export_saved_plate_model(copy, samples=8)
+    assert record["max_abs_diff"] <= 1e-4
+    rng = np.random.default_rng(3)
+    crops = [rng.integers(0, 256, (40, 150, 3), dtype=np.uint8) for _ in range(4)]
+    before, after = WholePlateReader(tiny_plate_model).read(crops), WholePlateReader(copy).read(crops)
+    for a, b in zip(before, after):
+        assert a.text == b.text and np.allclose(a.probs, b.probs, atol=1e-5)
+
+
+@pytest.mark.parametrize("height,width", [(32, 96), (48, 160)])
+def test_model_gives_one_row_of_classes_per_slot_for_any_valid_input(height, width):
+    from config import PlateModelConfig
+    from plateocr.platetrain import build_plate_model
+
+    cfg = PlateModelConfig(height=height, width=width, slots=9)
+    model = build_plate_model(cfg)
+    out = model.predict(np.zeros((2, height, width, 1), np.float32), verbose=0)
+    assert out.shape == (2, 9, len(PLATE_ALPHABET))
+
+
+@pytest.mark.parametrize("height,width", [(60, 128), (64, 100)])
+def test_input_sizes_the_poolings_cannot_divide_are_refused(height, width):
+    from config import PlateModelConfig
+
+    with pytest.raises(ValueError, match="multiple of 16"):
+        PlateModelConfig(height=height, width=width).validate()
+
+
 def test_every_reader_mode_fills_raw_text_and_format(tiny_model, rendered_plate):
     plate, _ = rendered_plate("1234BCD")
     image = np.full((200, 700, 3), 90, np.uint8)

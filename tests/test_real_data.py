@@ -122,14 +122,14 @@ def test_onnx_reads_every_spanish_photo_as_keras_did(real_model, shared_data):
             assert rounded(onnx.read_image(path, labels)) == rounded(keras.read_image(path, labels)), (path, labels)
 
 
-# The whole-plate reader, trained here for a few minutes (the default model trains 3500 steps).
+# The whole-plate reader, trained here for a few minutes (the default model trains 5000 steps).
 PLATE_STEPS = 1500
-# Measured with this 1500-step model (seed 11) at the default threshold: 17 of 21 read with labels, and
-# without labels 42 of the 96 others seen as foreign text, with fewer phantoms than the bound. The default
-# model (3500 steps) reads 21 with no phantom (README); the port alone answers 87 of the 96.
-MIN_HITS_BOTH = 15
-MAX_PHANTOMS = 6
-MIN_SEEN_FOREIGN = 36
+# Measured with this 1500-step model (seed 11) at the default threshold: 18 of 21 read with labels, and
+# without labels no phantom among the 96 others, 53 of them seen as foreign text. The bounds leave room
+# for another machine's arithmetic; the port alone answers 87 of the 96.
+MIN_HITS_BOTH = 16
+MAX_PHANTOMS = 3
+MIN_SEEN_FOREIGN = 45
 
 
 @pytest.fixture(scope="module")
