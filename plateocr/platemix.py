@@ -9,6 +9,7 @@ style families; a model trained on some and tested on another measures transfer
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,8 @@ from plateocr import synth
 log = logging.getLogger(__name__)
 
 CLASSIC = "classic"
-Sampler = Callable[[np.random.Generator], tuple[np.ndarray, str]]
+# Draws one (BGR crop, text) sample; the optional second argument is the difficulty in (0, 1] (1: full).
+Sampler = Callable[..., tuple[np.ndarray, str]]
 
 
 def crop_around(image: np.ndarray, corners: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -47,21 +49,24 @@ def crop_around(image: np.ndarray, corners: np.ndarray, rng: np.random.Generator
     return canvas[max(0, top) : max(top + 2, bottom), max(0, left) : max(left + 2, right)]
 
 
-def classic_sample(rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """A classic Spanish plate crop (10 % two-row), 60-260 px wide, mostly near-level, up to 30° tilted."""
+def classic_sample(rng: np.random.Generator, difficulty: float = 1.0) -> tuple[np.ndarray, str]:
+    """A classic Spanish plate crop (10 % two-row), 60-260 px wide, mostly near-level, up to 30° tilted.
+
+    ``difficulty`` (0-1] scales the largest tilt and the strength of the degradations (a curriculum).
+    """
     two_rows = rng.random() < 0.1
     text = synth.random_plate_text(rng)
     plate = synth.render_plate(text, rng, two_rows=two_rows)
     width = float(np.exp(rng.uniform(np.log(60), np.log(260))))
-    max_angle = 8.0 if rng.random() < 0.7 else 30.0
+    max_angle = 8.0 if rng.random() < 0.7 else 8.0 + 22.0 * difficulty
     warped, coverage, corners, _ = synth._warp(
         plate.image, [], width, rng, float(rng.uniform(0.3, 1.0)), max_angle=max_angle
     )
     background = synth._background_patch(warped.shape[:2], rng)
     mixed = warped * coverage[..., None] + background * (1 - coverage[..., None])
-    mixed = synth._apply_steps(mixed, rng, 1.0, synth.PLATE_STEPS)
+    mixed = synth._apply_steps(mixed, rng, difficulty, synth.PLATE_STEPS)
     cropped = crop_around(mixed, corners, rng)
-    return synth._to_jpeg_uint8(synth._apply_steps(cropped, rng, 0.8, synth.SCENE_STEPS), rng, 1.0), text
+    return synth._to_jpeg_uint8(synth._apply_steps(cropped, rng, 0.8 * difficulty, synth.SCENE_STEPS), rng, 1.0), text
 
 
 # plategen's kinds for training: fewer Spanish plates than its default mix (the classic family adds
@@ -98,10 +103,15 @@ def training_sampler(
     gen.validate()
     log.info("training families %s (classic share %.0f %%)", ", ".join(families), 100 * share)
 
-    def sampler(rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    @functools.lru_cache(maxsize=32)
+    def eased(difficulty: float) -> object:
+        """The generator's balance at a lower difficulty: weaker degradations (full: each family's 0.3-1.0)."""
+        return gen if difficulty >= 1.0 else replace(gen, strength=(0.3 * difficulty, 0.3 + 0.7 * difficulty))
+
+    def sampler(rng: np.random.Generator, difficulty: float = 1.0) -> tuple[np.ndarray, str]:
         if rng.random() < share:
-            return classic_sample(rng)
-        sample = sample_plate(rng, glyphs=glyphs, config=gen)
+            return classic_sample(rng, difficulty)
+        sample = sample_plate(rng, glyphs=glyphs, config=eased(difficulty), max_tilt=5.0 + 25.0 * difficulty)
         return sample.image, sample.text
 
     return sampler

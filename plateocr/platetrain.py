@@ -25,24 +25,41 @@ from plateocr.results import atomic_path, write_json_atomic
 
 log = logging.getLogger(__name__)
 
-# One training sample: (BGR plate crop, printed text).
-Sampler = Callable[[np.random.Generator], tuple[np.ndarray, str]]
+# One training sample: (BGR plate crop, printed text); the optional second argument is the difficulty.
+Sampler = Callable[..., tuple[np.ndarray, str]]
 # Optimiser steps between two validations (a Keras "epoch" here).
 STEPS_PER_EPOCH = 500
 # Threads drawing batches while the model trains (the drawing is NumPy/OpenCV, mostly outside the GIL).
 DATA_WORKERS = 2
+# A curriculum's first plates are drawn at this difficulty (1: the full generator).
+EASIEST_DIFFICULTY = 0.25
+
+
+def curriculum_difficulty(step: int, total_steps: int, ramp: float) -> float:
+    """The difficulty of step ``step``: rising linearly from EASIEST_DIFFICULTY to 1 over the first ``ramp`` of the steps.
+
+    Rounded to twentieths, so that the generator's eased settings are a handful, made once each.
+    """
+    if ramp <= 0.0:
+        return 1.0
+    progress = min(1.0, step / max(1.0, ramp * total_steps))
+    return round(20 * (EASIEST_DIFFICULTY + (1.0 - EASIEST_DIFFICULTY) * progress)) / 20
 
 
 def make_batch(
-    sampler: Sampler, rng: np.random.Generator, size: int, cfg: PlateModelConfig
+    sampler: Sampler, rng: np.random.Generator, size: int, cfg: PlateModelConfig, difficulty: float = 1.0
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``size`` samples as model inputs, slot targets and texts."""
-    crops, texts = zip(*(sampler(rng) for _ in range(size)))
+    """``size`` samples as model inputs, slot targets and texts (``difficulty`` below 1: easier plates)."""
+    crops, texts = zip(*(sampler(rng) if difficulty >= 1.0 else sampler(rng, difficulty) for _ in range(size)))
     return plate_inputs(list(crops), cfg), encode_texts(list(texts), cfg), list(texts)
 
 
-def batch_sequence(sampler: Sampler, seed: int, batch_size: int, steps: int, cfg: PlateModelConfig) -> object:
-    """A ``keras.utils.PyDataset`` of fresh batches: batch ``i`` of epoch ``e`` is drawn from seed (seed, e, i)."""
+def batch_sequence(
+    sampler: Sampler, seed: int, batch_size: int, steps: int, cfg: PlateModelConfig,
+    difficulty: Callable[[int], float] = lambda step: 1.0,
+) -> object:
+    """A ``keras.utils.PyDataset`` of fresh batches: batch ``i`` of epoch ``e`` is drawn from seed (seed, e, i),
+    at the difficulty of its step ``e * steps + i``."""
     import keras
 
     class FreshPlates(keras.utils.PyDataset):
@@ -55,7 +72,7 @@ def batch_sequence(sampler: Sampler, seed: int, batch_size: int, steps: int, cfg
 
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
             rng = np.random.default_rng([seed, self.epoch, index])
-            x, y, _ = make_batch(sampler, rng, batch_size, cfg)
+            x, y, _ = make_batch(sampler, rng, batch_size, cfg, difficulty(self.epoch * steps + index))
             return x, y
 
         def on_epoch_end(self) -> None:
@@ -182,7 +199,10 @@ def train_plate_reader(cfg: PlateTrainConfig, sampler: Sampler | None = None) ->
         callbacks.append(time_budget_callback(cfg.max_seconds))
     log.info("whole-plate reader: %d epochs of %d steps, batch %d", epochs, steps_per_epoch, cfg.batch_size)
     fit = model.fit(
-        batch_sequence(sampler, cfg.seed, cfg.batch_size, steps_per_epoch, mcfg),
+        batch_sequence(
+            sampler, cfg.seed, cfg.batch_size, steps_per_epoch, mcfg,
+            lambda step: curriculum_difficulty(step, epochs * steps_per_epoch, cfg.curriculum),
+        ),
         epochs=epochs,
         validation_data=(x_val, y_val),
         shuffle=False,  # every batch is freshly drawn already; shuffling would draw on a global random state

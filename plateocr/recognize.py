@@ -114,6 +114,8 @@ class PlateReader:
             if not candidates:
                 raise InputError(f"{path}: no plate box found")
             reading, index = self.read_candidates(image, candidates)
+            if index < 0 and len(candidates) == 1 and candidates[0].source in ("label", "given"):
+                index = 0  # a label's or caller's box was read, even when nothing was seen in it
             if index >= 0:
                 result.box, result.source = candidates[index].box, candidates[index].source
             result.text, result.confidence, result.char_probs = reading.text, reading.confidence, reading.char_probs

@@ -56,6 +56,43 @@ def test_same_seed_same_weights_other_seed_others(tmp_path):
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
 
 
+def test_curriculum_rises_from_easiest_to_full_over_its_share_of_the_steps():
+    from plateocr.platetrain import EASIEST_DIFFICULTY, curriculum_difficulty
+
+    ramp = [curriculum_difficulty(step, 1000, 0.4) for step in range(0, 1001, 50)]
+    assert ramp[0] == EASIEST_DIFFICULTY and ramp == sorted(ramp)
+    assert curriculum_difficulty(360, 1000, 0.4) < 1.0 == curriculum_difficulty(400, 1000, 0.4) == ramp[-1]
+    assert all(curriculum_difficulty(step, 1000, 0.0) == 1.0 for step in (0, 10, 999))
+
+
+def test_curriculum_batches_are_easier_first_and_unchanged_once_full():
+    """Early batches of a curriculum differ from the full generator's; past the ramp they are the same plates."""
+    from config import PlateModelConfig
+    from plateocr.platemix import training_sampler
+    from plateocr.platetrain import batch_sequence, curriculum_difficulty
+
+    sampler, cfg = training_sampler(Path("no-data"), 0.0), PlateModelConfig()
+    full = batch_sequence(sampler, 7, 6, 10, cfg)
+    eased = batch_sequence(sampler, 7, 6, 10, cfg, lambda step: curriculum_difficulty(step, 10, 0.5))
+    assert not np.array_equal(full[0][0], eased[0][0])
+    assert np.array_equal(full[0][1], eased[0][1])  # the same texts: only how they look is eased
+    assert np.array_equal(full[7][0], eased[7][0]) and np.array_equal(full[7][1], eased[7][1])
+
+
+def test_eased_plates_are_less_degraded():
+    """At the easiest difficulty the generated crops keep more of their contrast than at full difficulty."""
+    from plateocr.platemix import training_sampler
+
+    sampler = training_sampler(Path("no-data"), 0.0)
+
+    def contrast(difficulty: float) -> float:
+        rng = np.random.default_rng(12)
+        crops = [sampler(rng, difficulty)[0] for _ in range(80)]
+        return float(np.mean([np.percentile(c, 95) - np.percentile(c, 5) for c in crops]))
+
+    assert contrast(0.25) > contrast(1.0)
+
+
 def test_script_trains_and_reports(tmp_path, capsys):
     out = tmp_path / "m" / "plate.h5"
     argv = ["--out", str(out), "--steps", "4", "--batch-size", "8", "--val-samples", "16", "--chars74k-share", "0",

@@ -124,10 +124,11 @@ def test_onnx_reads_every_spanish_photo_as_keras_did(real_model, shared_data):
 
 # The whole-plate reader, trained here for a few minutes (the default model trains 5000 steps).
 PLATE_STEPS = 1500
-# Measured with this 1500-step model (seed 11) at the default threshold: 18 of 21 read with labels, and
-# without labels no phantom among the 96 others, 53 of them seen as foreign text. The bounds leave room
-# for another machine's arithmetic; the port alone answers 87 of the 96.
-MIN_HITS_BOTH = 16
+# Measured with this 1500-step model (seed 11, curriculum 0.4) at the default threshold: 17 of 21 read
+# with labels, and without labels 1 phantom among the 96 others, 68 of them seen as foreign text (without
+# the curriculum: 18, 0 and 53). The bounds leave room for another machine's arithmetic; the port alone
+# answers 87 of the 96.
+MIN_HITS_BOTH = 15
 MAX_PHANTOMS = 3
 MIN_SEEN_FOREIGN = 45
 

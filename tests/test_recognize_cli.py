@@ -252,6 +252,21 @@ def test_label_box_off_the_plate_reads_nothing_useful(tiny_model, folders, rende
     assert result.text == ""
 
 
+def test_a_label_box_with_nothing_in_it_is_still_the_box_read(tiny_model, folders):
+    """Nothing seen in a label's box: the record still names the box it read, so the answer can be checked."""
+    images, labels = folders
+    blank = np.full((300, 500, 3), 128, np.uint8)
+    cv2.imwrite(str(images / f"{GOOD}.jpg"), blank)
+    box = Box(100, 120, 200, 50)
+    (labels / f"{GOOD}.txt").write_text(yolo_line(0, box, 500, 300))
+    for mode in ("plate", "both"):
+        result = PlateReader(tiny_model, RecognizeConfig(reader=mode)).read_image(images / f"{GOOD}.jpg", labels)
+        assert result.error == "" and result.text == ""
+        assert result.source == "label" and result.box is not None
+        expected = expand_box(box, RecognizeConfig().plate_margin, 500, 300)
+        np.testing.assert_allclose(result.box.as_tuple(), expected.as_tuple(), atol=2)
+
+
 def test_unknown_filter_name_is_a_usage_error(tmp_path, capsys):
     assert recognize_plates.main(["--filters", "blur_otsu,sharpen_lots", "--output", str(tmp_path / "o.txt")]) == 2
     err = capsys.readouterr().err
