@@ -79,6 +79,10 @@ def training_sampler(
 ) -> Sampler:
     """Draws from the classic family with ``classic_share`` (when selected), else from plategen's families.
 
+    The sampler is called as ``sampler(rng)`` or ``sampler(rng, difficulty)``: below 1 the plates'
+    largest tilt and degradation strength are eased (a curriculum's early steps); at 1 it draws exactly
+    what ``sampler(rng)`` draws.
+
     Args:
         data_dir: the prepared data folder (Chars74K glyphs, loaded once when ``chars74k_share > 0``).
         chars74k_share: share of plategen plates drawn with Chars74K glyphs.
@@ -87,7 +91,7 @@ def training_sampler(
     """
     from dataclasses import replace
 
-    from plateocr.plategen import DEFAULT_CONFIG, STYLE_FAMILIES, GlyphBank, sample_plate
+    from plateocr.plategen import DEFAULT_CONFIG, STYLE_FAMILIES, GenConfig, GlyphBank, sample_plate
 
     families = families or (CLASSIC, *STYLE_FAMILIES)
     unknown = set(families) - {CLASSIC, *STYLE_FAMILIES}
@@ -104,7 +108,7 @@ def training_sampler(
     log.info("training families %s (classic share %.0f %%)", ", ".join(families), 100 * share)
 
     @functools.lru_cache(maxsize=32)
-    def eased(difficulty: float) -> object:
+    def eased(difficulty: float) -> GenConfig:
         """The generator's balance at a lower difficulty: weaker degradations (full: each family's 0.3-1.0)."""
         return gen if difficulty >= 1.0 else replace(gen, strength=(0.3 * difficulty, 0.3 + 0.7 * difficulty))
 
