@@ -91,7 +91,7 @@ def training_sampler(
     """
     from dataclasses import replace
 
-    from plateocr.plategen import DEFAULT_CONFIG, STYLE_FAMILIES, GenConfig, GlyphBank, sample_plate
+    from plateocr.plategen import DEFAULT_CONFIG, FAMILIES, STYLE_FAMILIES, GenConfig, GlyphBank, sample_plate
 
     families = families or (CLASSIC, *STYLE_FAMILIES)
     unknown = set(families) - {CLASSIC, *STYLE_FAMILIES}
@@ -107,10 +107,14 @@ def training_sampler(
     gen.validate()
     log.info("training families %s (classic share %.0f %%)", ", ".join(families), 100 * share)
 
+    # The degradation strengths the families draw from at full difficulty.
+    low = min(FAMILIES[f].strength[0] for f in gen.family_weights)
+    high = max(FAMILIES[f].strength[1] for f in gen.family_weights)
+
     @functools.lru_cache(maxsize=32)
     def eased(difficulty: float) -> GenConfig:
-        """The generator's balance at a lower difficulty: weaker degradations (full: each family's 0.3-1.0)."""
-        return gen if difficulty >= 1.0 else replace(gen, strength=(0.3 * difficulty, 0.3 + 0.7 * difficulty))
+        """The generator's balance at a lower difficulty: the families' strength range shrunk towards 0."""
+        return gen if difficulty >= 1.0 else replace(gen, strength=(low * difficulty, low + (high - low) * difficulty))
 
     def sampler(rng: np.random.Generator, difficulty: float = 1.0) -> tuple[np.ndarray, str]:
         if rng.random() < share:

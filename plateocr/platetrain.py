@@ -97,7 +97,7 @@ def build_plate_model(cfg: PlateModelConfig) -> object:
 
     from plateocr.platelayers import PositionEmbedding, SlotQueries
 
-    width = 128
+    dim = 128  # features of each cell and of each slot's query
     # Layers are named so that the saved file's layout does not depend on what was built before.
     def conv(x: object, filters: int, name: str, strides: int = 1) -> object:
         x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
@@ -114,14 +114,14 @@ def build_plate_model(cfg: PlateModelConfig) -> object:
     x = conv(x, 128, "conv5")
     x = conv(x, 128, "conv6")
     x = layers.MaxPooling2D((2, 1), name="pool6")(x)
-    x = PositionEmbedding(name="position")(layers.Dense(width, name="project")(x))
-    cells = layers.Reshape(((cfg.height // 16) * (cfg.width // 8), width), name="cells")(x)
-    queries = SlotQueries(cfg.slots, width, name="queries")(cells)
+    x = PositionEmbedding(name="position")(layers.Dense(dim, name="project")(x))
+    cells = layers.Reshape(((cfg.height // 16) * (cfg.width // 8), dim), name="cells")(x)
+    queries = SlotQueries(cfg.slots, dim, name="queries")(cells)
     # Residual additions are Add layers, not "+": Keras' .h5 loader cannot rebuild a bare "+" node.
-    attended = layers.MultiHeadAttention(4, width // 4, name="attend")(query=queries, value=cells)
+    attended = layers.MultiHeadAttention(4, dim // 4, name="attend")(query=queries, value=cells)
     q = layers.LayerNormalization(name="attend_norm")(layers.Add(name="attend_add")([queries, attended]))
-    hidden = layers.Dense(2 * width, activation="relu", name="feed")(q)
-    q = layers.LayerNormalization(name="feed_norm")(layers.Add(name="feed_add")([q, layers.Dense(width, name="feed_out")(hidden)]))
+    hidden = layers.Dense(2 * dim, activation="relu", name="feed")(q)
+    q = layers.LayerNormalization(name="feed_norm")(layers.Add(name="feed_add")([q, layers.Dense(dim, name="feed_out")(hidden)]))
     q = layers.Dropout(0.1, name="dropout")(q)
     x = layers.Dense(len(cfg.alphabet), name="classes")(q)
     outputs = layers.Reshape((cfg.slots, len(cfg.alphabet)), name="logits")(x)
