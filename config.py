@@ -217,6 +217,16 @@ class RecognizeConfig:
     )
     # Also read each plate rectified (its bright quadrilateral warped square-on) when found.
     rectify: bool = True
+    # The crops of each plate box the whole-plate reader reads and fuses (plateocr.views): margins
+    # (left, top, right, bottom) as shares of the box's width and height, negative to cut in. The box
+    # as it is, loose, tight, and widened on either side; the first two are also read rectified (``rectify``).
+    view_margins: tuple[tuple[float, float, float, float], ...] = (
+        (0.0, 0.0, 0.0, 0.0),
+        (0.06, 0.1, 0.06, 0.1),
+        (-0.04, -0.06, -0.04, -0.06),
+        (0.06, 0.0, 0.0, 0.0),
+        (0.0, 0.0, 0.06, 0.0),
+    )
 
     def validate(self) -> None:
         if self.reader not in READERS:
@@ -231,6 +241,8 @@ class RecognizeConfig:
             raise ValueError(f"plate height must be in [32, 512], got {self.plate_height}")
         if not self.filters or len(set(self.filters)) != len(self.filters):
             raise ValueError(f"filters must be a non-empty list of distinct names, got {list(self.filters)}")
+        if not self.view_margins or any(len(m) != 4 or not all(-0.25 <= v <= 0.5 for v in m) for m in self.view_margins):
+            raise ValueError(f"view margins must be a non-empty list of 4 shares in [-0.25, 0.5] each, got {list(self.view_margins)}")
 
 
 @dataclass(frozen=True)

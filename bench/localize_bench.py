@@ -5,7 +5,8 @@ Prints figures, asserts nothing::
     PYTHONPATH=. .venv/bin/python bench/localize_bench.py [--data DIR] [--scenes N] [--verbose]
 
 Recall counts a label box as found when a candidate overlaps it with IoU >= 0.5, in the top 1
-and within the top 5. Images whose name is a Spanish plate (``config.SPANISH_PLATE``) are
+and within the top 5, on test6Training, on the generated test set (``bench/testset.py``: level
+scenes, and its tilted and two-row subsets) when it exists, and on scenes drawn here. Images whose name is a Spanish plate (``config.SPANISH_PLATE``) are
 reported apart from the others. Timing: median wall-clock and CPU time over the labelled images,
 and over synthetic scenes from ``plateocr.synth`` (416x416 with 40-200 px plates, 4000x3000 with
 150-600 px plates; the localiser works on a copy at most 1280 px long, so plates narrower than
@@ -143,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=config.DEFAULT_MIRROR / "test6Training",
                         help="folder with images/ and labels/ (YOLO)")
+    parser.add_argument("--testset", type=Path, default=config.ROOT / "data" / "synthetic_test",
+                        help="generated test set (bench/testset.py): its level scenes and tilted, two-row subsets")
     parser.add_argument("--scenes", type=int, default=20, help="synthetic scenes per canvas size (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic scenes")
     parser.add_argument("--verbose", action="store_true", help="log every image's candidates")
@@ -157,6 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(timer.line("labelled images"))
     else:
         print(f"no labelled images under {args.data}")
+    for name, folder in (("generated", args.testset), *((f"generated {s}", args.testset / s) for s in ("tilted", "two_row"))):
+        if (folder / "images").is_dir():
+            spanish, _, timer = bench_labelled(folder)
+            print(spanish.line(f"{name} scenes"))
+            print(timer.line(f"{name} scenes"))
     for canvas, widths in SCENE_SETS if args.scenes > 0 else ():
         name = f"synthetic {canvas[1]}x{canvas[0]} scenes, plates {widths[0]:.0f}-{widths[1]:.0f} px"
         tally, timer = bench_scenes(args.scenes, args.seed, canvas, widths)

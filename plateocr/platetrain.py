@@ -260,8 +260,13 @@ def calibrate_saved(cfg: PlateTrainConfig, sampler: Sampler | None = None) -> di
     """
     sampler = sampler or default_sampler(cfg)
     chars_model = cfg.chars_model if Path(cfg.chars_model).is_file() else None
+    from plateocr.platemix import in_surroundings
+
     rng = np.random.default_rng([cfg.seed, 2 << 20])
-    samples = [sampler(rng) for _ in range(cfg.calibration_samples)]
+    samples = []
+    for _ in range(cfg.calibration_samples):
+        image, text = sampler(rng)
+        samples.append((*in_surroundings(image, rng), text))
     fits = fit_calibration(Path(cfg.out), chars_model, samples)
     sidecar = sidecar_path(cfg.out)
     meta = json.loads(sidecar.read_text(encoding="utf-8"))
@@ -275,9 +280,12 @@ def calibrate_saved(cfg: PlateTrainConfig, sampler: Sampler | None = None) -> di
 
 
 def fit_calibration(
-    plate_model: Path, chars_model: Path | None, samples: list[tuple[np.ndarray, str]]
+    plate_model: Path, chars_model: Path | None, samples: list[tuple[np.ndarray, tuple[int, int, int, int], str]]
 ) -> dict[str, dict[str, float]]:
-    """Each reader mode's Platt fit, from the trained models' own readings of held-out plate crops.
+    """Each reader mode's Platt fit, from the trained models' own readings of held-out plate boxes.
+
+    ``samples``: (image, plate box (x, y, w, h) read as a label's, text) each; the image reaches past
+    the box, so that the reader's wider views see what they would in a photo.
 
     Every answered reading counts: a Spanish plate read right, read wrong, or answered where a
     foreign plate or no plate was (a phantom). Without a character model only "plate" is fitted.
@@ -295,9 +303,8 @@ def fit_calibration(
     )
     raw: dict[str, list[float]] = {m: [] for m in modes}
     right: dict[str, list[bool]] = {m: [] for m in modes}
-    for image, text in samples:
-        h, w = image.shape[:2]
-        chars, plates = reader.evidence(image, [PlateCandidate(Box(0, 0, w, h), "label")])
+    for image, box, text in samples:
+        chars, plates = reader.evidence(image, [PlateCandidate(Box(*box), "label")])
         for mode in modes:
             verdict, _ = decide(chars, plates, [1.0], mode, Platt())
             if verdict.text:

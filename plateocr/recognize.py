@@ -21,7 +21,7 @@ from plateocr.platemodel import SlotReading
 from plateocr.platereader import WholePlateReader, load_calibration
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
 from plateocr.record import ImageResult
-from plateocr.rectify import rectify_plate
+from plateocr.views import fuse_slots, plate_views
 
 log = logging.getLogger(__name__)
 
@@ -79,24 +79,19 @@ class PlateReader:
             chars = list(self.chars.read(crops))
         plates: list[SlotReading | None] = [None] * len(candidates)
         if self.whole_plate is not None:
-            plates = list(self.read_views(crops))
+            plates = list(self.read_views(image, [c.box for c in candidates]))
         return chars, plates
 
-    def read_views(self, crops: list[np.ndarray]) -> list[SlotReading]:
-        """The whole-plate reader's surest reading of each crop, as it is or rectified (when its corners are found).
+    def read_views(self, image: np.ndarray, boxes: list[Box]) -> list[SlotReading]:
+        """The whole-plate reader's reading of each box, fused over its views (``plateocr.views``).
 
-        Every view of every crop goes through the model in one call. A plate seen at an angle
-        reads surer square-on; a crop whose corners are misjudged reads surer as it is.
+        Every view of every box goes through the model in one call.
         """
-        views = [rectify_plate(c, self.whole_plate.cfg.height * 2) if self.cfg.rectify else None for c in crops]
-        extra = [v for v in views if v is not None]
-        readings = self.whole_plate.read(crops + extra)  # type: ignore[union-attr]
-        rectified = iter(readings[len(crops):])
-        best = []
-        for plain, view in zip(readings, views):
-            other = next(rectified) if view is not None else None
-            best.append(other if other is not None and other.confidence > plain.confidence else plain)
-        return best
+        assert self.whole_plate is not None
+        height = self.whole_plate.cfg.height * 2 if self.cfg.rectify else 0
+        views = [plate_views(image, box, self.cfg.view_margins, height) for box in boxes]
+        readings = iter(self.whole_plate.read([v for vs in views for v in vs]))
+        return [fuse_slots([next(readings) for _ in vs], self.whole_plate.cfg) for vs in views]
 
     def read_image(
         self, path: Path, labels: Path | None, image: np.ndarray | None = None, box: Box | None = None

@@ -1,0 +1,66 @@
+"""Plate box -> the views the whole-plate reader reads of it, and their readings fused into one.
+
+A box is one guess of where the plate is: a label can be loose, a localiser's box off-centre or
+tight, and a tilted plate fills its box only along a diagonal. So the whole-plate reader reads
+each box as a few crops with other margins (``RecognizeConfig.view_margins``), the first two of
+them also warped square-on where the plate's corners are found (``plateocr.rectify``), and fuses
+the readings slot by slot: the normalised geometric mean of the views' probabilities, so a character
+that most views agree on stands and one that a single view imagines fades. Measured with the
+default model on the generated tilted and two-row subsets (labels, ``bench/trust.py``'s sets),
+the open reading is exact for 64 and 69 of 120 plates, against 52 and 60 for the surest of the
+box and its rectified view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from config import PlateModelConfig
+from plateocr.platemodel import SlotReading, decode_slots
+from plateocr.plates import Box
+from plateocr.rectify import rectify_plate
+
+# Only the first views (the box as it is and the loose one) are also read rectified: rectifying the
+# others too reads no more plates of the tilted and two-row sets, for 0.7 ms a view.
+RECTIFIED_VIEWS = 2
+# Probabilities are floored here before their logarithm, so that one view's certain "no" is not infinite.
+_FLOOR = 1e-6
+
+
+def box_views(image: np.ndarray, box: Box, margins: Sequence[tuple[float, float, float, float]]) -> list[np.ndarray]:
+    """The crops of ``box`` grown by each (left, top, right, bottom) margin, as shares of its width and
+    height (negative: cut in), clipped to the image; a crop that would be empty is the box itself."""
+    height, width = image.shape[:2]
+    out = []
+    for left, top, right, bottom in margins:
+        x0 = max(0, round(box.x - left * box.w))
+        y0 = max(0, round(box.y - top * box.h))
+        x1 = min(width, round(box.x2 + right * box.w))
+        y1 = min(height, round(box.y2 + bottom * box.h))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            x0, y0, x1, y1 = box.x, box.y, box.x2, box.y2
+        out.append(image[y0:y1, x0:x1])
+    return out
+
+
+def plate_views(
+    image: np.ndarray, box: Box, margins: Sequence[tuple[float, float, float, float]], rectify_height: int = 0
+) -> list[np.ndarray]:
+    """Every view of ``box``: its crops at ``margins``, then the first RECTIFIED_VIEWS of them square-on
+    where their plate's corners are found (``rectify_height`` > 0: warped to that height)."""
+    crops = box_views(image, box, margins)
+    if rectify_height <= 0:
+        return crops
+    warped = [rectify_plate(c, rectify_height) for c in crops[:RECTIFIED_VIEWS]]
+    return crops + [w for w in warped if w is not None]
+
+
+def fuse_slots(readings: Sequence[SlotReading], cfg: PlateModelConfig) -> SlotReading:
+    """One reading from several views of the same plate: per slot, the normalised geometric mean of
+    the views' probabilities (a product of equally trusted experts, tempered by their number)."""
+    if len(readings) == 1:
+        return readings[0]
+    mean_log = np.mean([np.log(np.maximum(r.probs, _FLOOR)) for r in readings], axis=0)
+    return decode_slots(mean_log[None], cfg)[0]
