@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from config import CLASSES, PLATE_ALPHABET, PlateModelConfig
-from plateocr.arbitrate import Verdict, arbitrate, text_format
+from plateocr.arbitrate import MIN_CHARS_VOTES, Verdict, arbitrate, text_format
 from plateocr.decode import MASKS, Reading
 from plateocr.platemodel import (
     SlotReading,
@@ -128,6 +130,19 @@ def test_where_readers_disagree_the_surer_one_wins_that_position():
     assert verdict.text == "1284BCD"
     assert verdict.raw_text == "1234BCD"
     assert verdict.char_probs[2] == min(verdict.char_probs)
+
+
+def test_a_chars_reading_few_variants_agree_on_does_not_sway_the_plate_reader():
+    """A Chars74K reading that only one or two filter variants produced (its segmentation broke, as on
+    a tilted plate) is left out; read by enough variants, it counts."""
+    logits = logits_for("1234BCD", sure=3.0)
+    logits[2, PLATE_ALPHABET.index("8")] = 2.6
+    plate = decode_slots(logits[None], CFG)[0]
+    broken = dataclasses.replace(chars_reading("1284BCD", 0.95), votes=MIN_CHARS_VOTES - 1)
+    assert arbitrate(broken, plate) == arbitrate(None, plate)
+    assert arbitrate(broken, plate).text == "1234BCD"
+    agreed = dataclasses.replace(broken, votes=MIN_CHARS_VOTES)
+    assert arbitrate(agreed, plate).text == "1284BCD"
 
 
 def test_chars_reader_alone_keeps_the_port_behaviour():
