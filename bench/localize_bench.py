@@ -6,8 +6,8 @@ Prints figures, asserts nothing::
 
 Recall counts a label box as found when a candidate overlaps it with IoU >= 0.5, in the top 1
 and within the top 5, on test6Training, on the generated test set (``bench/testset.py``: level
-scenes, and its tilted and two-row subsets) when it exists, and on scenes drawn here. Images whose name is a Spanish plate (``config.SPANISH_PLATE``) are
-reported apart from the others. Timing: median wall-clock and CPU time over the labelled images,
+scenes, and its tilted and two-row subsets) when it exists, and on scenes drawn here. Images
+whose name is a Spanish plate (``config.SPANISH_PLATE``) are reported apart from the others. Timing: median wall-clock and CPU time over the labelled images,
 and over synthetic scenes from ``plateocr.synth`` (416x416 with 40-200 px plates, 4000x3000 with
 150-600 px plates; the localiser works on a copy at most 1280 px long, so plates narrower than
 about 3.5% of the long side are out of its reach).
@@ -160,7 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(timer.line("labelled images"))
     else:
         print(f"no labelled images under {args.data}")
-    for name, folder in (("generated", args.testset), *((f"generated {s}", args.testset / s) for s in ("tilted", "two_row"))):
+    for name, folder in (
+        ("generated", args.testset),
+        ("generated tilted", args.testset / "tilted"),
+        ("generated two_row", args.testset / "two_row"),
+    ):
         if (folder / "images").is_dir():
             spanish, _, timer = bench_labelled(folder)
             print(spanish.line(f"{name} scenes"))

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from plateocr import synth
+from plateocr.plates import Box
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +50,16 @@ def crop_around(image: np.ndarray, corners: np.ndarray, rng: np.random.Generator
     return canvas[max(0, top) : max(top + 2, bottom), max(0, left) : max(left + 2, right)]
 
 
-def in_surroundings(image: np.ndarray, rng: np.random.Generator, margin: float = 0.25) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def in_surroundings(image: np.ndarray, rng: np.random.Generator, margin: float = 0.25) -> tuple[np.ndarray, Box]:
     """A crop set back into bumper-like surroundings ``margin`` of its size wider on every side, and its
-    (x, y, w, h) box there: what a plate box in a photo has around it, for views reaching past the box."""
+    box there: what a plate box in a photo has around it, for views reaching past the box."""
     from plateocr.plategen.sample import surround
 
     h, w = image.shape[:2]
     dx, dy = max(1, round(margin * w)), max(1, round(margin * h))
     canvas = surround((h + 2 * dy, w + 2 * dx), rng)
     canvas[dy : dy + h, dx : dx + w] = image
-    return canvas, (dx, dy, w, h)
+    return canvas, Box(dx, dy, w, h)
 
 
 def classic_sample(rng: np.random.Generator, difficulty: float = 1.0) -> tuple[np.ndarray, str]:

@@ -21,6 +21,7 @@ import numpy as np
 from config import PlateModelConfig, PlateTrainConfig, to_jsonable
 from plateocr.onnxrt import export_beside, sidecar_path
 from plateocr.platemodel import decode_slots, encode_texts, fit_temperature, plate_inputs
+from plateocr.plates import Box
 from plateocr.results import atomic_path, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -258,10 +259,10 @@ def calibrate_saved(cfg: PlateTrainConfig, sampler: Sampler | None = None) -> di
     The held-out plates come from their own stream of ``cfg.seed`` (never a training batch); the
     character model is ``cfg.chars_model`` when it exists (else only the "plate" mode is fitted).
     """
-    sampler = sampler or default_sampler(cfg)
-    chars_model = cfg.chars_model if Path(cfg.chars_model).is_file() else None
     from plateocr.platemix import in_surroundings
 
+    sampler = sampler or default_sampler(cfg)
+    chars_model = cfg.chars_model if Path(cfg.chars_model).is_file() else None
     rng = np.random.default_rng([cfg.seed, 2 << 20])
     samples = []
     for _ in range(cfg.calibration_samples):
@@ -280,11 +281,11 @@ def calibrate_saved(cfg: PlateTrainConfig, sampler: Sampler | None = None) -> di
 
 
 def fit_calibration(
-    plate_model: Path, chars_model: Path | None, samples: list[tuple[np.ndarray, tuple[int, int, int, int], str]]
+    plate_model: Path, chars_model: Path | None, samples: list[tuple[np.ndarray, Box, str]]
 ) -> dict[str, dict[str, float]]:
     """Each reader mode's Platt fit, from the trained models' own readings of held-out plate boxes.
 
-    ``samples``: (image, plate box (x, y, w, h) read as a label's, text) each; the image reaches past
+    ``samples``: (image, plate box read as a label's, text) each; the image reaches past
     the box, so that the reader's wider views see what they would in a photo.
 
     Every answered reading counts: a Spanish plate read right, read wrong, or answered where a
@@ -294,7 +295,6 @@ def fit_calibration(
 
     from config import RecognizeConfig
     from plateocr.calibrate import Platt, fit_platt
-    from plateocr.plates import Box
     from plateocr.recognize import PlateCandidate, PlateReader, decide
 
     modes = ("plate",) if chars_model is None else ("chars", "plate", "both")
@@ -304,7 +304,7 @@ def fit_calibration(
     raw: dict[str, list[float]] = {m: [] for m in modes}
     right: dict[str, list[bool]] = {m: [] for m in modes}
     for image, box, text in samples:
-        chars, plates = reader.evidence(image, [PlateCandidate(Box(*box), "label")])
+        chars, plates = reader.evidence(image, [PlateCandidate(box, "label")])
         for mode in modes:
             verdict, _ = decide(chars, plates, [1.0], mode, Platt())
             if verdict.text:
