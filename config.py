@@ -227,6 +227,10 @@ class RecognizeConfig:
         (0.06, 0.0, 0.0, 0.0),
         (0.0, 0.0, 0.06, 0.0),
     )
+    # The levelled views of each box (plateocr.level): where the plate in it is tilted, it is also read
+    # rotated level and cut out with these (horizontal, vertical) margins, shares of its size on each
+    # side; their fused reading weighs as much as all the box's views together. Empty: not levelled.
+    level_margins: tuple[tuple[float, float], ...] = ((0.06, 0.12), (0.12, 0.25))
 
     def validate(self) -> None:
         if self.reader not in READERS:
@@ -243,6 +247,8 @@ class RecognizeConfig:
             raise ValueError(f"filters must be a non-empty list of distinct names, got {list(self.filters)}")
         if not self.view_margins or any(len(m) != 4 or not all(-0.25 <= v <= 0.5 for v in m) for m in self.view_margins):
             raise ValueError(f"view margins must be a non-empty list of 4 shares in [-0.25, 0.5] each, got {list(self.view_margins)}")
+        if any(len(m) != 2 or not all(0.0 <= v <= 0.5 for v in m) for m in self.level_margins):
+            raise ValueError(f"level margins must be pairs of shares in [0, 0.5], got {list(self.level_margins)}")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from plateocr.charreader import CharsReader
 from plateocr.decode import Reading
 from plateocr.errors import InputError, PlateOCRError
 from plateocr.imageio import read_image
+from plateocr.level import levelled_views
 from plateocr.platemodel import SlotReading
 from plateocr.platereader import WholePlateReader, load_calibration
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
@@ -72,26 +73,41 @@ class PlateReader:
     def evidence(
         self, image: np.ndarray, candidates: list[PlateCandidate]
     ) -> tuple[list[tuple[Reading | None, float]], list[SlotReading | None]]:
-        """What each selected reader saw in each box: Chars74K votes with their plate scores, whole-plate readings."""
-        crops = [crop(image, c.box) for c in candidates]
+        """What each selected reader saw in each box: Chars74K votes with their plate scores, whole-plate readings.
+
+        Where a box's plate is tilted, the Chars74K reader reads it levelled (the first of the
+        levelled views): its contour segmentation needs upright characters.
+        """
+        boxes = [c.box for c in candidates]
+        levelled = [levelled_views(image, box, self.cfg.level_margins) for box in boxes]
         chars: list[tuple[Reading | None, float]] = [(None, 0.0)] * len(candidates)
         if self.chars is not None:
-            chars = list(self.chars.read(crops))
+            chars = list(self.chars.read([lv[0] if lv else crop(image, box) for box, lv in zip(boxes, levelled)]))
         plates: list[SlotReading | None] = [None] * len(candidates)
         if self.whole_plate is not None:
-            plates = list(self.read_views(image, [c.box for c in candidates]))
+            plates = list(self.read_views(image, boxes, levelled))
         return chars, plates
 
-    def read_views(self, image: np.ndarray, boxes: list[Box]) -> list[SlotReading]:
-        """The whole-plate reader's reading of each box, fused over its views (``plateocr.views``).
+    def read_views(
+        self, image: np.ndarray, boxes: list[Box], levelled: list[list[np.ndarray]] | None = None
+    ) -> list[SlotReading]:
+        """The whole-plate reader's reading of each box, fused over its views (``plateocr.views``) and,
+        where the plate is tilted, its levelled views (``plateocr.level``; found here unless given),
+        the two groups weighing alike.
 
         Every view of every box goes through the model in one call.
         """
         assert self.whole_plate is not None
         height = self.whole_plate.cfg.height * 2 if self.cfg.rectify else 0
-        views = [plate_views(image, box, self.cfg.view_margins, height) for box in boxes]
-        readings = iter(self.whole_plate.read([v for vs in views for v in vs]))
-        return [fuse_slots([next(readings) for _ in vs], self.whole_plate.cfg) for vs in views]
+        if levelled is None:
+            levelled = [levelled_views(image, box, self.cfg.level_margins) for box in boxes]
+        groups = [(plate_views(image, box, self.cfg.view_margins, height), lv) for box, lv in zip(boxes, levelled)]
+        readings = iter(self.whole_plate.read([v for group in groups for views in group for v in views]))
+        fused = []
+        for group in groups:
+            parts = [fuse_slots([next(readings) for _ in views], self.whole_plate.cfg) for views in group if views]
+            fused.append(fuse_slots(parts, self.whole_plate.cfg))
+        return fused
 
     def read_image(
         self, path: Path, labels: Path | None, image: np.ndarray | None = None, box: Box | None = None

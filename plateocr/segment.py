@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from config import PLATE_LENGTH
+from plateocr.level import sharpest_rotation
 from plateocr.plates import Box
 
 # A character is this tall relative to the (tightly cropped, deskewed) plate crop.
@@ -184,16 +185,9 @@ def estimate_skew(gray: np.ndarray, max_angle: float = MAX_SKEW, step: float = 1
     mask = remove_long_lines(dark_foreground(gray))
     scale = 48.0 / max(1, mask.shape[0])
     small = cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else mask
-    h, w = small.shape
-    centre = (w / 2, h / 2)
-    best_angle, best_score = 0.0, -1.0
-    for angle in np.arange(-max_angle, max_angle + step / 2, step):
-        matrix = cv2.getRotationMatrix2D(centre, float(angle), 1.0)
-        rotated = cv2.warpAffine(small, matrix, (w, h), flags=cv2.INTER_NEAREST)
-        score = float(np.var(rotated.sum(axis=1, dtype=np.float64)))
-        if score > best_score + 1e-9 or (abs(score - best_score) <= 1e-9 and abs(angle) < abs(best_angle)):
-            best_angle, best_score = float(angle), score
-    return best_angle
+    return sharpest_rotation(
+        small, lambda rotated: float(np.var(rotated.sum(axis=1, dtype=np.float64))), max_angle, step, cv2.INTER_NEAREST
+    )
 
 
 def plate_angle(gray: np.ndarray) -> float | None:

@@ -10,6 +10,7 @@ import pytest
 
 from config import PlateModelConfig, RecognizeConfig
 from plateocr.platemodel import decode_slots, encode_texts
+from plateocr.level import levelled_views
 from plateocr.plates import Box
 from plateocr.recognize import PlateReader
 from plateocr.views import box_views, fuse_slots, plate_views
@@ -106,3 +107,35 @@ def test_the_reader_reads_every_view_of_every_box_in_one_call(tiny_model, tiny_p
         expected = fuse_slots(read(plate_views(photo, box, MARGINS)), reader.whole_plate.cfg)
         assert got.text == expected.text
         assert np.allclose(got.probs, expected.probs, atol=1e-5)
+
+
+def test_a_tilted_plates_levelled_views_join_the_same_call_and_weigh_as_much_as_its_box_views(
+    tiny_model, tiny_plate_model, rendered_plate
+):
+    plate, _ = rendered_plate("2745BCD")
+    h, w = plate.shape[:2]
+    photo = np.full((360, 520, 3), 60, np.uint8)
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 16.0, 1.0)
+    matrix[:, 2] += (260 - w / 2, 180 - h / 2)
+    cv2.warpAffine(plate, matrix, (520, 360), dst=photo, borderMode=cv2.BORDER_TRANSPARENT)
+    corners = cv2.transform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), matrix)[0]
+    (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+    box = Box(round(x0), round(y0), round(x1 - x0), round(y1 - y0))
+    cfg = dataclasses.replace(RecognizeConfig(), plate_model=tiny_plate_model, reader="plate", rectify=False)
+    reader = PlateReader(tiny_model, cfg)
+    levelled = levelled_views(photo, box, cfg.level_margins)
+    assert len(levelled) == len(cfg.level_margins)
+    calls = []
+    read = reader.whole_plate.read
+    reader.whole_plate.read = lambda crops: calls.append(len(crops)) or read(crops)  # type: ignore[method-assign]
+    (got,) = reader.read_views(photo, [box])
+    assert calls == [len(MARGINS) + len(levelled)]
+
+    def fuse(views: list[np.ndarray]):
+        return fuse_slots(read(views), reader.whole_plate.cfg)
+
+    expected = fuse_slots([fuse(plate_views(photo, box, MARGINS)), fuse(levelled)], reader.whole_plate.cfg)
+    assert np.allclose(got.probs, expected.probs, atol=1e-5)
+    # Without level margins the box's views alone are read.
+    flat = PlateReader(tiny_model, dataclasses.replace(cfg, level_margins=()))
+    assert np.allclose(flat.read_views(photo, [box])[0].probs, fuse(plate_views(photo, box, MARGINS)).probs, atol=1e-5)

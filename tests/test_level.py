@@ -1,0 +1,92 @@
+"""Levelling a tilted plate's box (``plateocr.level``), on plates drawn and turned here."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from config import RecognizeConfig
+from plateocr.level import MIN_TILT, level_size, levelled_views, plate_tilt
+from plateocr.plates import Box
+
+
+def turned_photo(plate: np.ndarray, angle: float) -> tuple[np.ndarray, Box]:
+    """``plate`` turned by ``angle`` degrees (counter-clockwise) onto a grey photo, and its bounds there."""
+    h, w = plate.shape[:2]
+    photo = np.full((420, 560, 3), 70, np.uint8)
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    matrix[:, 2] += (280 - w / 2, 210 - h / 2)
+    cv2.warpAffine(plate, matrix, (560, 420), dst=photo, borderMode=cv2.BORDER_TRANSPARENT)
+    corners = cv2.transform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), matrix)[0]
+    (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+    return photo, Box(round(x0), round(y0), round(x1 - x0), round(y1 - y0))
+
+
+@pytest.mark.parametrize("angle", [-24.0, -12.0, 8.0, 20.0])
+def test_the_tilt_that_levels_a_turned_plate_is_found(rendered_plate, angle):
+    plate, _ = rendered_plate("2745BCD")
+    photo, box = turned_photo(plate, angle)
+    assert abs(plate_tilt(photo[box.y : box.y2, box.x : box.x2]) + angle) <= 3.0
+
+
+def test_a_level_plate_is_not_turned(rendered_plate):
+    plate, _ = rendered_plate("0318KLM")
+    assert abs(plate_tilt(plate)) <= MIN_TILT
+    photo, box = turned_photo(plate, 0.0)
+    assert levelled_views(photo, box, RecognizeConfig().level_margins) == []
+
+
+def test_the_plates_size_follows_from_its_bounds_and_tilt():
+    t = np.deg2rad(20.0)
+    w, h = 200 * np.cos(t) + 44 * np.sin(t), 200 * np.sin(t) + 44 * np.cos(t)
+    width, height = level_size(Box(0, 0, round(w), round(h)), 20.0)
+    assert width == pytest.approx(200, abs=2) and height == pytest.approx(44, abs=2)
+    assert level_size(Box(0, 0, round(w), round(h)), -20.0) == (width, height)
+    # A tall box holds no plate tilted by 20 degrees.
+    assert level_size(Box(0, 0, 40, 100), 20.0) is None
+
+
+def test_the_levelled_view_is_the_plate_cut_out_level(rendered_plate):
+    plate, _ = rendered_plate("2745BCD")
+    h, w = plate.shape[:2]
+    photo, box = turned_photo(plate, 18.0)
+    (view,) = levelled_views(photo, box, [(0.0, 0.0)])
+    assert abs(view.shape[1] - w) <= 4 and abs(view.shape[0] - h) <= 4
+    level = cv2.resize(view, (w, h)).astype(np.float32)
+    assert np.corrcoef(level.ravel(), plate.astype(np.float32).ravel())[0, 1] > 0.8
+    # With margins the view grows by them on each side.
+    _, wide = levelled_views(photo, box, [(0.0, 0.0), (0.1, 0.25)])
+    assert abs(wide.shape[1] - 1.2 * w) <= 5 and abs(wide.shape[0] - 1.5 * h) <= 5
+
+
+def test_level_margins_are_validated():
+    RecognizeConfig(level_margins=()).validate()
+    with pytest.raises(ValueError, match="level margins"):
+        RecognizeConfig(level_margins=((0.1,),)).validate()
+    with pytest.raises(ValueError, match="level margins"):
+        RecognizeConfig(level_margins=((0.1, 0.8),)).validate()
+
+
+def test_both_readers_read_a_tilted_plate_levelled(tiny_model, tiny_plate_model, rendered_plate):
+    import dataclasses
+
+    from plateocr.recognize import PlateCandidate, PlateReader
+
+    plate, _ = rendered_plate("2745BCD")
+    photo, box = turned_photo(plate, -17.0)
+    cfg = dataclasses.replace(RecognizeConfig(), plate_model=tiny_plate_model, reader="both")
+    reader = PlateReader(tiny_model, cfg)
+    seen: list[np.ndarray] = []
+    read = reader.chars.read
+    reader.chars.read = lambda crops: seen.extend(crops) or read(crops)  # type: ignore[method-assign]
+    reader.evidence(photo, [PlateCandidate(box, "label"), PlateCandidate(Box(0, 0, 90, 30), "label")])
+    # The tilted plate's crop is its first levelled view; the level box is read as it is.
+    assert np.array_equal(seen[0], levelled_views(photo, box, cfg.level_margins)[0])
+    assert np.array_equal(seen[1], photo[0:30, 0:90])
+    # Without level margins nothing is levelled.
+    seen.clear()
+    flat = PlateReader(tiny_model, dataclasses.replace(cfg, level_margins=()))
+    flat.chars.read = lambda crops: seen.extend(crops) or read(crops)  # type: ignore[method-assign]
+    flat.evidence(photo, [PlateCandidate(box, "label")])
+    assert np.array_equal(seen[0], photo[box.y : box.y2, box.x : box.x2])
