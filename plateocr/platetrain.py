@@ -148,6 +148,20 @@ class PlateTrainResult:
     val_predictions: np.ndarray
 
 
+def slot_loss(classes: int, smoothing: float) -> Callable[[object, object], object]:
+    """Cross-entropy of every slot's logits against its class index, the targets smoothed by ``smoothing``."""
+    import keras
+
+    if smoothing <= 0.0:
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    smoothed = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=smoothing)
+
+    def loss(targets: object, logits: object) -> object:
+        return smoothed(keras.ops.one_hot(keras.ops.cast(targets, "int32"), classes), logits)
+
+    return loss
+
+
 def plate_metrics(targets: np.ndarray, logits: np.ndarray) -> tuple[float, float]:
     """Exact-plate accuracy (every slot right, pads included) and slot accuracy over non-pad targets."""
     predicted = logits.argmax(axis=-1)
@@ -190,7 +204,7 @@ def train_plate_reader(cfg: PlateTrainConfig, sampler: Sampler | None = None) ->
     )
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, clipnorm=5.0),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=slot_loss(len(mcfg.alphabet), cfg.label_smoothing),
         metrics=["accuracy"],
     )
     callbacks: list[object] = []

@@ -111,6 +111,25 @@ def test_script_rejects_bad_values(tmp_path, capsys):
     assert "steps must be >= 1" in capsys.readouterr().err
 
 
+def test_label_smoothing_is_validated_and_spreads_the_targets(tmp_path, capsys):
+    for bad in (-0.1, 0.5):
+        with pytest.raises(ValueError, match="label smoothing"):
+            quick(tmp_path / "x.h5", label_smoothing=bad).validate()
+    assert train_plate.main(["--out", str(tmp_path / "x.h5"), "--label-smoothing", "0.7", "-q"]) == 2
+    assert "label smoothing" in capsys.readouterr().err
+    from plateocr.platetrain import slot_loss
+
+    classes = len(PLATE_ALPHABET)
+    targets = np.array([[3, 7]], np.int32)
+    sure = np.full((1, 2, classes), -20.0, np.float32)
+    sure[0, [0, 1], [3, 7]] = 20.0  # certain of the right class in both slots
+    assert float(slot_loss(classes, 0.0)(targets, sure)) == pytest.approx(0.0, abs=1e-6)
+    # Smoothed, certainty costs: the target keeps 1 - s + s / classes on its class and s / classes elsewhere.
+    s = 0.1
+    expected = (s / classes) * (classes - 1) * 40.0  # cross-entropy against the -20 / +20 logits, per slot
+    assert float(slot_loss(classes, s)(targets, sure)) == pytest.approx(expected, rel=1e-3)
+
+
 def test_reader_reads_every_crop_in_one_batch(tiny_plate_model):
     reader = WholePlateReader(tiny_plate_model)
     rng = np.random.default_rng(0)
