@@ -204,8 +204,8 @@ class RecognizeConfig:
     max_candidates: int = 5
     # Readings whose confidence (the calibrated probability that the reading is right) is below this are
     # left empty: a wrong plate is worse than none. Chosen on the generated test sets and their subsets
-    # (bench/trust.py), not on the test photos: with both readers, 0.7 keeps 98.1 % precision where 0.5
-    # keeps 95.1 %, for 3.3 points of recall.
+    # (bench/trust.py), not on the test photos: with both readers, 0.7 keeps 98.3 % precision where 0.5
+    # keeps 95.7 %, for 3.4 points of recall.
     min_confidence: float = 0.7
     # The filter bank (names in plateocr.filters.FILTERS) applied to every view of a plate.
     # Chosen by backward elimination from all 13 on a generated validation set (seed 7, 300 scenes,

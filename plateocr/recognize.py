@@ -17,7 +17,7 @@ from plateocr.charreader import CharsReader
 from plateocr.decode import Reading
 from plateocr.errors import InputError, PlateOCRError
 from plateocr.imageio import read_image
-from plateocr.level import levelled_views
+from plateocr.level import CHARS_MIN_TILT, level_plate, levelled_views
 from plateocr.platemodel import SlotReading
 from plateocr.platereader import WholePlateReader, load_calibration
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
@@ -75,17 +75,20 @@ class PlateReader:
     ) -> tuple[list[tuple[Reading | None, float]], list[SlotReading | None]]:
         """What each selected reader saw in each box: Chars74K votes with their plate scores, whole-plate readings.
 
-        Where a box's plate is tilted, the Chars74K reader reads it levelled (the first of the
-        levelled views): its contour segmentation needs upright characters.
+        Where a box's plate is tilted by more than ``level.CHARS_MIN_TILT``, the Chars74K reader reads it
+        levelled (the first of the levelled views): its contour segmentation needs upright characters.
         """
         boxes = [c.box for c in candidates]
-        levelled = [levelled_views(image, box, self.cfg.level_margins) for box in boxes]
+        levelled = [level_plate(image, box, self.cfg.level_margins) for box in boxes]
         chars: list[tuple[Reading | None, float]] = [(None, 0.0)] * len(candidates)
         if self.chars is not None:
-            chars = list(self.chars.read([lv[0] if lv else crop(image, box) for box, lv in zip(boxes, levelled)]))
+            chars = list(self.chars.read([
+                lv.views[0] if lv.views and abs(lv.angle) >= CHARS_MIN_TILT else crop(image, box)
+                for box, lv in zip(boxes, levelled)
+            ]))
         plates: list[SlotReading | None] = [None] * len(candidates)
         if self.whole_plate is not None:
-            plates = list(self.read_views(image, boxes, levelled))
+            plates = list(self.read_views(image, boxes, [lv.views for lv in levelled]))
         return chars, plates
 
     def read_views(

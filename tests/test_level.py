@@ -68,7 +68,7 @@ def test_level_margins_are_validated():
         RecognizeConfig(level_margins=((0.1, 0.8),)).validate()
 
 
-def test_both_readers_read_a_tilted_plate_levelled(tiny_model, tiny_plate_model, rendered_plate):
+def test_the_chars_reader_reads_a_steeply_tilted_plate_levelled(tiny_model, tiny_plate_model, rendered_plate):
     import dataclasses
 
     from plateocr.recognize import PlateCandidate, PlateReader
@@ -84,6 +84,12 @@ def test_both_readers_read_a_tilted_plate_levelled(tiny_model, tiny_plate_model,
     # The tilted plate's crop is its first levelled view; the level box is read as it is.
     assert np.array_equal(seen[0], levelled_views(photo, box, cfg.level_margins)[0])
     assert np.array_equal(seen[1], photo[0:30, 0:90])
+    # A small tilt the Chars74K reader levels itself: it reads the box, the whole-plate reader the levelled views.
+    seen.clear()
+    slight, slight_box = turned_photo(plate, 6.0)
+    assert levelled_views(slight, slight_box, cfg.level_margins)
+    reader.evidence(slight, [PlateCandidate(slight_box, "label")])
+    assert np.array_equal(seen[0], slight[slight_box.y : slight_box.y2, slight_box.x : slight_box.x2])
     # Without level margins nothing is levelled.
     seen.clear()
     flat = PlateReader(tiny_model, dataclasses.replace(cfg, level_margins=()))
