@@ -7,10 +7,11 @@ Prints figures, asserts nothing::
 Recall counts a label box as found when a candidate overlaps it with IoU >= 0.5, in the top 1
 and within the top 5, on test6Training, on the generated test set (``bench/testset.py``: level
 scenes, and its tilted and two-row subsets) when it exists, and on scenes drawn here. Images
-whose name is a Spanish plate (``config.SPANISH_PLATE``) are reported apart from the others. Timing: median wall-clock and CPU time over the labelled images,
-and over synthetic scenes from ``plateocr.synth`` (416x416 with 40-200 px plates, 4000x3000 with
-150-600 px plates; the localiser works on a copy at most 1280 px long, so plates narrower than
-about 3.5% of the long side are out of its reach).
+whose name is a Spanish plate (``config.SPANISH_PLATE``) are reported apart from the others.
+Timing: median wall-clock and CPU time over the labelled images, and over synthetic scenes from
+``plateocr.synth`` (416x416 with 40-200 px plates, 4000x3000 with 150-600 px plates; the localiser
+works on a copy at most 1280 px long, so plates narrower than about 3.5% of the long side are out
+of its reach).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from plateocr.plates import Box
+from plateocr.plates import Box, crop
 
 # The tilts searched (degrees either way) and the search's step.
 MAX_TILT = 30.0
@@ -108,16 +108,16 @@ def level_plate(image: np.ndarray, box: Box, margins: Sequence[tuple[float, floa
     """``levelled_views`` with the tilt they were cut at."""
     if not margins:
         return Levelled(0.0, [])
-    angle = plate_tilt(image[box.y : box.y2, box.x : box.x2])
+    angle = plate_tilt(crop(image, box))
     # A best rotation at the search's edge is no level found (a square plate or box turns any way).
     size = level_size(box, angle) if MIN_TILT < abs(angle) < MAX_TILT else None
     if size is None:
         return Levelled(0.0, [])
     cx, cy = box.x + box.w / 2, box.y + box.h / 2
+    rotation = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
     out = []
     for mx, my in margins:
         w, h = size[0] * (1 + 2 * mx), size[1] * (1 + 2 * my)
-        matrix = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
-        matrix[:, 2] += (w / 2 - cx, h / 2 - cy)  # the box's centre lands on the view's
+        matrix = rotation + np.array([[0.0, 0.0, w / 2 - cx], [0.0, 0.0, h / 2 - cy]])  # the box's centre lands on the view's
         out.append(cv2.warpAffine(image, matrix, (round(w), round(h)), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
     return Levelled(angle, out)

@@ -79,7 +79,9 @@ class PlateReader:
         levelled (the first of the levelled views): its contour segmentation needs upright characters.
         """
         boxes = [c.box for c in candidates]
-        levelled = [level_plate(image, box, self.cfg.level_margins) for box in boxes]
+        # The Chars74K reader alone reads only the first levelled view: the others need not be cut.
+        margins = self.cfg.level_margins if self.whole_plate is not None else self.cfg.level_margins[:1]
+        levelled = [level_plate(image, box, margins) for box in boxes]
         chars: list[tuple[Reading | None, float]] = [(None, 0.0)] * len(candidates)
         if self.chars is not None:
             chars = list(self.chars.read([
