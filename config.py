@@ -155,6 +155,8 @@ class PlateTrainConfig:
     curriculum: float = 0.4
     # Label smoothing of the slots' targets: this share of each target's probability is spread over every class.
     label_smoothing: float = 0.0
+    # Share of the generated plates shown as the reader's levelling shows them (plateocr.platemix.levelled_sample).
+    levelled_share: float = 0.0
     val_samples: int = 1536
     # Held-out plates read by the trained models to calibrate each reader mode's confidence, and the
     # character model used for the "chars" and "both" modes (skipped when it does not exist).
@@ -177,6 +179,8 @@ class PlateTrainConfig:
             raise ValueError(f"curriculum must be a share of the steps in [0, 1], got {self.curriculum}")
         if not 0.0 <= self.label_smoothing < 0.5:
             raise ValueError(f"label smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        if not 0.0 <= self.levelled_share <= 1.0:
+            raise ValueError(f"levelled share must be in [0, 1], got {self.levelled_share}")
         if self.val_samples < 16:
             raise ValueError(f"validation samples must be >= 16, got {self.val_samples}")
         if self.calibration_samples < 0:

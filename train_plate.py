@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="share of the steps over which the plates go from easy to fully hard (0: hard from the start)")
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing,
                    help="share of each slot target's probability spread over every class")
+    p.add_argument("--levelled-share", type=float, default=d.levelled_share,
+                   help="share of generated plates shown levelled, as the reader levels a tilted plate's box")
     p.add_argument("--val-samples", type=int, default=d.val_samples, help="held-out plates validated on")
     p.add_argument("--chars-model", type=Path, default=d.chars_model,
                    help="Chars74K model used to calibrate the 'chars' and 'both' reader modes (skipped if missing)")
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = PlateTrainConfig(
         data_dir=args.data, out=args.calibrate or args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
         learning_rate=args.learning_rate, chars74k_share=args.chars74k_share, val_samples=args.val_samples,
-        curriculum=args.curriculum, label_smoothing=args.label_smoothing,
+        curriculum=args.curriculum, label_smoothing=args.label_smoothing, levelled_share=args.levelled_share,
         max_seconds=args.max_seconds, chars_model=args.chars_model, calibration_samples=args.calibration_samples,
     )
     try:

@@ -62,6 +62,26 @@ def in_surroundings(image: np.ndarray, rng: np.random.Generator, margin: float =
     return canvas, Box(dx, dy, w, h)
 
 
+def levelled_sample(image: np.ndarray, corners: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """The crop as the reader's levelling would show it (``plateocr.level``), or None where it finds the plate level.
+
+    The plate's bounds, each side moved by up to 5 % (a label's or the localiser's box), are levelled
+    with margins drawn around ``RecognizeConfig.level_margins`` (the crop's edge pixels repeated where
+    the cut-out leaves it). The levelled view, with the shear that perspective leaves and the tilt
+    search's own errors, is what the reader reads beside the box's views, so it is trained on too.
+    """
+    from plateocr.level import level_plate
+
+    (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+    bw, bh = x1 - x0, y1 - y0
+    left, top, right, bottom = np.array([x0, y0, x1, y1]) + rng.uniform(-0.05, 0.05, 4) * [bw, bh, bw, bh]
+    h, w = image.shape[:2]
+    left, top = int(np.clip(round(left), 0, w - 4)), int(np.clip(round(top), 0, h - 4))
+    box = Box(left, top, max(4, min(w - left, round(right) - left)), max(4, min(h - top, round(bottom) - top)))
+    levelled = level_plate(image, box, [(float(rng.uniform(0.03, 0.15)), float(rng.uniform(0.06, 0.3)))])
+    return levelled.views[0] if levelled.views else None
+
+
 def classic_sample(rng: np.random.Generator, difficulty: float = 1.0) -> tuple[np.ndarray, str]:
     """A classic Spanish plate crop (10 % two-row), 60-260 px wide, mostly near-level, up to 30° tilted.
 
@@ -88,7 +108,8 @@ TRAINING_KINDS = {"spanish": 0.5, "spanish_old": 0.1, "foreign": 0.28, "none": 0
 
 
 def training_sampler(
-    data_dir: Path, chars74k_share: float, families: tuple[str, ...] = (), classic_share: float = 0.3
+    data_dir: Path, chars74k_share: float, families: tuple[str, ...] = (), classic_share: float = 0.3,
+    levelled_share: float = 0.0,
 ) -> Sampler:
     """Draws from the classic family with ``classic_share`` (when selected), else from plategen's families.
 
@@ -101,6 +122,8 @@ def training_sampler(
         chars74k_share: share of plategen plates drawn with Chars74K glyphs.
         families: style families to draw from (``classic``, plategen's ``STYLE_FAMILIES``); empty: all.
         classic_share: the classic family's share when it is drawn with others.
+        levelled_share: share of plategen plates replaced by their levelled view (``levelled_sample``)
+            where the levelling finds them tilted.
     """
     from dataclasses import replace
 
@@ -133,6 +156,10 @@ def training_sampler(
         if rng.random() < share:
             return classic_sample(rng, difficulty)
         sample = sample_plate(rng, glyphs=glyphs, config=eased(difficulty), max_tilt=5.0 + 25.0 * difficulty)
+        if levelled_share > 0 and sample.text and rng.random() < levelled_share:
+            levelled = levelled_sample(sample.image, sample.corners, rng)
+            if levelled is not None:
+                return levelled, sample.text
         return sample.image, sample.text
 
     return sampler

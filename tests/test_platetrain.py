@@ -93,6 +93,42 @@ def test_eased_plates_are_less_degraded():
     assert contrast(0.25) > contrast(1.0)
 
 
+def test_levelled_samples_are_the_readers_levelled_views_of_tilted_plates():
+    """A plate generated tilted is shown level and filling the crop; a level one is left to the box's views."""
+    from plateocr.level import plate_tilt
+    from plateocr.platemix import levelled_sample
+    from plateocr.plategen import sample_plate
+
+    rng = np.random.default_rng(5)
+    for angle in (-22.0, 18.0):
+        sample = sample_plate(rng, kind="spanish", layout="es", tilt=angle, crop="tight", effects={"perspective": 0.0})
+        assert abs(plate_tilt(sample.image)) > 10
+        view = levelled_sample(sample.image, sample.corners, rng)
+        assert view is not None and view.shape[1] > 2 * view.shape[0]
+        assert abs(plate_tilt(view)) <= 4.5
+    level = sample_plate(rng, kind="spanish", layout="es", tilt=0.0, crop="tight", effects={"perspective": 0.0})
+    assert levelled_sample(level.image, level.corners, rng) is None
+
+
+def test_levelled_share_levels_tilted_training_plates_only():
+    """With a levelled share of 1 every tilted generated plate is drawn levelled, its text unchanged; a share of 0
+    draws exactly the plates it drew before there was a share."""
+    from plateocr.platemix import training_sampler
+
+    plain = training_sampler(Path("no-data"), 0.0, families=("truetype",))
+    levelled = training_sampler(Path("no-data"), 0.0, families=("truetype",), levelled_share=1.0)
+    zero = training_sampler(Path("no-data"), 0.0, families=("truetype",), levelled_share=0.0)
+    changed = 0
+    for seed in range(30):
+        (a, text_a), (b, text_b) = plain(np.random.default_rng(seed)), levelled(np.random.default_rng(seed))
+        assert text_a == text_b and np.array_equal(zero(np.random.default_rng(seed))[0], a)
+        changed += a.shape != b.shape or not np.array_equal(a, b)
+        assert text_a or np.array_equal(a, b)  # a crop with no plate is never levelled
+    assert changed >= 5
+    with pytest.raises(ValueError, match="levelled share"):
+        quick(Path("x.h5"), levelled_share=1.5).validate()
+
+
 def test_script_trains_and_reports(tmp_path, capsys):
     out = tmp_path / "m" / "plate.h5"
     argv = ["--out", str(out), "--steps", "4", "--batch-size", "8", "--val-samples", "16", "--chars74k-share", "0",
