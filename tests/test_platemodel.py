@@ -145,6 +145,18 @@ def test_a_chars_reading_few_variants_agree_on_does_not_sway_the_plate_reader():
     assert arbitrate(agreed, plate).text == "1284BCD"
 
 
+def test_platt_fit_recovers_a_known_logistic_map():
+    from plateocr.calibrate import Platt, fit_platt
+
+    rng = np.random.default_rng(3)
+    raw = rng.uniform(0.01, 0.99, 20000)
+    truth = Platt(1.6, -0.8)
+    right = rng.uniform(size=raw.size) < np.array([truth(r) for r in raw])
+    fit = fit_platt(raw, right)
+    assert fit.a == pytest.approx(1.6, abs=0.1) and fit.b == pytest.approx(-0.8, abs=0.1)
+    assert fit_platt(raw[:10], np.ones(10, bool)) == Platt()  # all right: nothing to fit
+
+
 def test_chars_reader_alone_keeps_the_port_behaviour():
     reading = chars_reading("1234BCD", 0.8)
     verdict = arbitrate(reading, None, chars_score=2.5)
