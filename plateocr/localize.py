@@ -51,8 +51,11 @@ ROW_CENTRE_OFFSET = 0.55
 ROW_MIN_GAP = -0.6
 ROW_MAX_GAP = 1.1
 MIN_ROW_CHARS = 3
-# A text row slanting by at least this (degrees) is also proposed as a plate turned with it.
-MIN_ROW_TILT = 6.0
+# Where a plate's plain background cannot be followed, it reaches this far past its text: left and right
+# as shares of the text row's length (the left one covers an EU band), above and below of a character's height.
+TEXT_TO_PLATE = (0.12, 0.22, 0.08, 0.22)
+# A text row slanting by this much (degrees) is also proposed as a plate turned with it.
+MIN_ROW_TILT, MAX_ROW_TILT = 6.0, 40.0
 # A box is scored by the blobs at least this share of its height tall (snapping to a row needs 0.25).
 SCORE_MIN_BLOB_HEIGHT = 0.18
 # An upright character's width as a share of its height, to undo the slant's widening of its box.
@@ -277,7 +280,8 @@ def _plate_from_row(gray: np.ndarray, blue: np.ndarray, row: np.ndarray) -> np.n
     x1, y1 = float(row[:, 2].max()), float(row[:, 3].max())
     char_h = float(np.median(row[:, 3] - row[:, 1]))
     row_w = x1 - x0
-    box = np.array([x0 - 0.12 * row_w, y0 - 0.22 * char_h, x1 + 0.08 * row_w, y1 + 0.22 * char_h], np.float32)
+    past = TEXT_TO_PLATE
+    box = np.array([x0 - past[0] * row_w, y0 - past[1] * char_h, x1 + past[2] * row_w, y1 + past[3] * char_h], np.float32)
     wx0, wy0 = max(0, int(x0 - 0.5 * row_w)), max(0, int(y0 - 0.9 * char_h))
     wx1, wy1 = min(width, int(np.ceil(x1 + 0.4 * row_w))), min(height, int(np.ceil(y1 + 0.9 * char_h)))
     rx0, ry0, rx1, ry1 = int(x0) - wx0, int(y0) - wy0, int(np.ceil(x1)) - wx0, int(np.ceil(y1)) - wy0
@@ -313,24 +317,24 @@ def _plate_from_row(gray: np.ndarray, blue: np.ndarray, row: np.ndarray) -> np.n
 def _tilted_plate(row: np.ndarray, width: int, height: int) -> np.ndarray | None:
     """The bounds of a plate turned with a slanting text row, or None for a level row.
 
-    The row's slant is the line through its characters' centres. Along it the plate reaches past
-    the text as a level plate grown by ``_plate_from_row``'s defaults does, across it a little
-    more than a character's height; the upright height is the blobs' (the boxes of slanted
-    characters are taller than the characters) with the slant undone.
+    The row's slant is the line through its characters' centres. Along and across it the plate
+    reaches ``TEXT_TO_PLATE`` past the text; the upright character height is the blobs' (the boxes
+    of slanted characters are taller than the characters) with the slant undone.
     """
     cx, cy = (row[:, 0] + row[:, 2]) / 2, (row[:, 1] + row[:, 3]) / 2
     if len(row) < MIN_ROW_CHARS or np.ptp(cx) <= 0:
         return None
     angle = float(np.arctan(np.polyfit(cx, cy, 1)[0]))
-    if not MIN_ROW_TILT <= abs(np.degrees(angle)) <= 40.0:
+    if not MIN_ROW_TILT <= abs(np.degrees(angle)) <= MAX_ROW_TILT:
         return None
     cos, sin = np.cos(angle), np.sin(angle)
     char_h = float(np.median(row[:, 3] - row[:, 1])) / (cos + CHAR_WIDTH_RATIO * abs(sin))
     along, across = cx * cos + cy * sin, -cx * sin + cy * cos
     a0, a1 = along.min() - 0.5 * CHAR_WIDTH_RATIO * char_h, along.max() + 0.5 * CHAR_WIDTH_RATIO * char_h
     length, middle = a1 - a0, float(np.median(across))
-    a0, a1 = a0 - 0.12 * length, a1 + 0.08 * length
-    b0, b1 = middle - 0.72 * char_h, middle + 0.72 * char_h
+    past = TEXT_TO_PLATE
+    a0, a1 = a0 - past[0] * length, a1 + past[2] * length
+    b0, b1 = middle - (0.5 + past[1]) * char_h, middle + (0.5 + past[3]) * char_h
     corners = np.array([[a * cos - b * sin, a * sin + b * cos] for a in (a0, a1) for b in (b0, b1)])
     (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
     return np.clip(np.array([x0, y0, x1, y1], np.float32), 0, [width, height, width, height])
