@@ -24,6 +24,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import config  # noqa: E402  (needs the path above)
 from config import CLASSES, PlateTrainConfig, RecognizeConfig, TrainConfig  # noqa: E402
+from plateocr.plates import Box  # noqa: E402
 
 # The rendered plate's geometry (a Spanish plate is 520 x 110 mm; one pixel per millimetre).
 PLATE_HEIGHT = 110
@@ -86,6 +87,22 @@ def draw_plate(text: str, font: int = cv2.FONT_HERSHEY_SIMPLEX, thickness: int =
         paint(plate, glyph, x0, y0, (0, 0, 0))
         centres.append(x0 + width / 2)
     return plate, centres
+
+
+def turned_photo(
+    plate: np.ndarray, angle: float, size: tuple[int, int] = (420, 560), grey: int = 70
+) -> tuple[np.ndarray, Box]:
+    """``plate`` turned by ``angle`` degrees (counter-clockwise) onto the middle of a ``grey`` photo of
+    ``size`` (height, width), and its bounds there."""
+    h, w = plate.shape[:2]
+    height, width = size
+    photo = np.full((height, width, 3), grey, np.uint8)
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    matrix[:, 2] += (width / 2 - w / 2, height / 2 - h / 2)
+    cv2.warpAffine(plate, matrix, (width, height), dst=photo, borderMode=cv2.BORDER_TRANSPARENT)
+    corners = cv2.transform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), matrix)[0]
+    (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+    return photo, Box(round(x0), round(y0), round(x1 - x0), round(y1 - y0))
 
 
 def character_image(char: str, rng: np.random.Generator, size: int = 100) -> np.ndarray:

@@ -7,20 +7,9 @@ import numpy as np
 import pytest
 
 from config import RecognizeConfig
+from conftest import turned_photo
 from plateocr.level import MIN_TILT, level_size, levelled_views, plate_tilt
 from plateocr.plates import Box
-
-
-def turned_photo(plate: np.ndarray, angle: float) -> tuple[np.ndarray, Box]:
-    """``plate`` turned by ``angle`` degrees (counter-clockwise) onto a grey photo, and its bounds there."""
-    h, w = plate.shape[:2]
-    photo = np.full((420, 560, 3), 70, np.uint8)
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    matrix[:, 2] += (280 - w / 2, 210 - h / 2)
-    cv2.warpAffine(plate, matrix, (560, 420), dst=photo, borderMode=cv2.BORDER_TRANSPARENT)
-    corners = cv2.transform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), matrix)[0]
-    (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
-    return photo, Box(round(x0), round(y0), round(x1 - x0), round(y1 - y0))
 
 
 @pytest.mark.parametrize("angle", [-24.0, -12.0, 8.0, 20.0])

@@ -10,6 +10,7 @@ import pytest
 
 import config
 from bench.localize_bench import read_plate_boxes
+from conftest import turned_photo
 from plateocr import synth
 from plateocr.localize import Candidate, find_plate_candidates, iou
 
@@ -210,12 +211,6 @@ def test_a_slanting_row_is_proposed_as_a_plate_turned_with_it() -> None:
 @pytest.mark.parametrize("angle", [-25.0, -15.0, 15.0, 25.0])
 def test_a_turned_plate_is_the_first_candidate(rendered_plate, angle: float) -> None:
     plate, _ = rendered_plate("2745BCD")
-    h, w = plate.shape[:2]
-    photo = np.full((520, 640, 3), 70, np.uint8)
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    matrix[:, 2] += (320 - w / 2, 260 - h / 2)
-    cv2.warpAffine(plate, matrix, (640, 520), dst=photo, borderMode=cv2.BORDER_TRANSPARENT)
-    corners = cv2.transform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), matrix)[0]
-    (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
+    photo, box = turned_photo(plate, angle, (520, 640))
     candidates = find_plate_candidates(photo, 5)
-    assert iou(candidates[0].box, (round(x0), round(y0), round(x1 - x0), round(y1 - y0))) >= 0.6
+    assert iou(candidates[0].box, (box.x, box.y, box.w, box.h)) >= 0.6

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from config import PlateModelConfig, RecognizeConfig
-from plateocr.platemodel import decode_slots, encode_texts
+from conftest import turned_photo
 from plateocr.level import levelled_views
+from plateocr.platemodel import decode_slots, encode_texts
 from plateocr.plates import Box
 from plateocr.recognize import PlateReader
 from plateocr.views import box_views, fuse_slots, plate_views
@@ -113,14 +114,7 @@ def test_a_tilted_plates_levelled_views_join_the_same_call_and_weigh_as_much_as_
     tiny_model, tiny_plate_model, rendered_plate
 ):
     plate, _ = rendered_plate("2745BCD")
-    h, w = plate.shape[:2]
-    photo = np.full((360, 520, 3), 60, np.uint8)
-    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 16.0, 1.0)
-    matrix[:, 2] += (260 - w / 2, 180 - h / 2)
-    cv2.warpAffine(plate, matrix, (520, 360), dst=photo, borderMode=cv2.BORDER_TRANSPARENT)
-    corners = cv2.transform(np.float32([[[0, 0], [w, 0], [w, h], [0, h]]]), matrix)[0]
-    (x0, y0), (x1, y1) = corners.min(axis=0), corners.max(axis=0)
-    box = Box(round(x0), round(y0), round(x1 - x0), round(y1 - y0))
+    photo, box = turned_photo(plate, 16.0, (360, 520), grey=60)
     cfg = dataclasses.replace(RecognizeConfig(), plate_model=tiny_plate_model, reader="plate", rectify=False)
     reader = PlateReader(tiny_model, cfg)
     levelled = levelled_views(photo, box, cfg.level_margins)
