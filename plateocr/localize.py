@@ -3,7 +3,8 @@
 Several classic cues propose boxes on a resized working copy of the image:
 
 * ``chars``: blobs shaped like characters (adaptive thresholds at three window sizes), chained
-  into text rows of one polarity; the plate is grown around a row (or two stacked rows) until
+  into text rows of one polarity (a blob of characters run together, as on small or blurred
+  plates, completes a row cut into its characters); the plate is grown around a row (or two stacked rows) until
   its plain background ends, and over a blue EU band on its left; a row slanting by
   ``MIN_ROW_TILT`` or more is also proposed as a plate turned with it (its rotated rectangle's bounds);
 * ``morph``: black-hat + horizontal gradient, closed into wide blobs of plate shape;
@@ -38,6 +39,13 @@ MIN_CHAR_HEIGHT = 6
 MAX_CHAR_HEIGHT_FRACTION = 0.25
 CHAR_ASPECT = (0.1, 1.15)
 CHAR_FILL = (0.12, 0.95)
+# Characters that blur or crowd into each other (small plates, tight spacing) leave one blob a few
+# characters wide. A blob of character height and fill up to MAX_MERGED_ASPECT times as wide as tall
+# is kept apart; where it chains onto the end of a row of whole characters, it joins that row cut
+# into equal parts about MERGED_CHAR_PITCH of its height wide, one per character, as long as the
+# parts do not outnumber the whole characters. Alone such blobs make no row: texture would.
+MAX_MERGED_ASPECT = 4.5
+MERGED_CHAR_PITCH = 0.6
 # Two blobs chain into one text row when they look like neighbouring characters. On a plate tilted
 # by up to 30 degrees the next character sits up to half a height higher or lower, and the boxes of
 # its slanted strokes overlap (a negative gap). On the generated tilted set (15-30 degrees) a plate
@@ -138,16 +146,17 @@ def _areas(boxes: np.ndarray) -> np.ndarray:
     return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
 
 
-def _intersections(boxes: np.ndarray) -> np.ndarray:
-    """``a[i, j]``: the area shared by boxes i and j."""
-    ix = np.minimum(boxes[:, None, 2], boxes[None, :, 2]) - np.maximum(boxes[:, None, 0], boxes[None, :, 0])
-    iy = np.minimum(boxes[:, None, 3], boxes[None, :, 3]) - np.maximum(boxes[:, None, 1], boxes[None, :, 1])
+def _intersections(boxes: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
+    """``a[i, j]``: the area shared by box i and box j (of ``others``, by default the same boxes)."""
+    others = boxes if others is None else others
+    ix = np.minimum(boxes[:, None, 2], others[None, :, 2]) - np.maximum(boxes[:, None, 0], others[None, :, 0])
+    iy = np.minimum(boxes[:, None, 3], others[None, :, 3]) - np.maximum(boxes[:, None, 1], others[None, :, 1])
     return np.clip(ix, 0, None) * np.clip(iy, 0, None)
 
 
-def _containment(boxes: np.ndarray) -> np.ndarray:
-    """``c[i, j]``: the fraction of box i's area that lies inside box j."""
-    return _intersections(boxes) / np.maximum(_areas(boxes), 1e-6)[:, None]
+def _containment(boxes: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
+    """``c[i, j]``: the fraction of box i's area that lies inside box j (of ``others``, by default the same boxes)."""
+    return _intersections(boxes, others) / np.maximum(_areas(boxes), 1e-6)[:, None]
 
 
 def _suppress(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
@@ -190,20 +199,31 @@ def _blob_stats(gray: np.ndarray) -> np.ndarray:
 
 
 def _char_boxes(gray: np.ndarray) -> np.ndarray:
-    """Character-like blobs as an ``(n, 5)`` array of ``(x0, y0, x1, y1, dark)``, duplicates removed."""
+    """Character-like blobs as an ``(n, 6)`` array of ``(x0, y0, x1, y1, dark, merged)``, duplicates removed.
+
+    ``merged`` is 1 for a blob of several characters run together (``MAX_MERGED_ASPECT``), kept
+    only where no whole character of its polarity lies inside it.
+    """
     height = gray.shape[0]
     max_char_h = max(MIN_CHAR_HEIGHT + 1, MAX_CHAR_HEIGHT_FRACTION * height)
     stats = _blob_stats(gray)
     w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
     aspect, fill = w / np.maximum(h, 1), area / np.maximum(w * h, 1)
-    keep = (
-        (h >= MIN_CHAR_HEIGHT) & (h <= max_char_h)
-        & (aspect >= CHAR_ASPECT[0]) & (aspect <= CHAR_ASPECT[1])
-        & (fill >= CHAR_FILL[0]) & (fill <= CHAR_FILL[1])
-    )
-    blobs = stats[keep]
+    plausible = (h >= MIN_CHAR_HEIGHT) & (h <= max_char_h) & (fill >= CHAR_FILL[0]) & (fill <= CHAR_FILL[1])
+    whole = _unique_blobs(stats[plausible & (aspect >= CHAR_ASPECT[0]) & (aspect <= CHAR_ASPECT[1])], 0)
+    merged = _unique_blobs(stats[plausible & (aspect > CHAR_ASPECT[1]) & (aspect <= MAX_MERGED_ASPECT)], 1)
+    if len(whole) and len(merged):
+        inside = _containment(whole, merged) >= 0.7
+        holds_whole = (inside & (whole[:, None, 4] == merged[None, :, 4])).any(axis=0)
+        merged = merged[~holds_whole]
+    return np.concatenate([whole, merged])
+
+
+def _unique_blobs(stats: np.ndarray, merged: int) -> np.ndarray:
+    """Rows of ``_blob_stats`` as ``_char_boxes`` rows (``merged`` in the last column), nested repeats removed."""
     boxes = np.stack(
-        [blobs[:, 0], blobs[:, 1], blobs[:, 0] + blobs[:, 2], blobs[:, 1] + blobs[:, 3], blobs[:, 5]], axis=1
+        [stats[:, 0], stats[:, 1], stats[:, 0] + stats[:, 2], stats[:, 1] + stats[:, 3], stats[:, 5],
+         np.full(len(stats), merged, np.float32)], axis=1,
     )
     if len(boxes) == 0:
         return boxes
@@ -214,11 +234,22 @@ def _char_boxes(gray: np.ndarray) -> np.ndarray:
     boxes = boxes[order]
     heights = boxes[:, 3] - boxes[:, 1]
     duplicate = (_containment(boxes) >= 0.7) & (heights[None, :] <= 2.0 * heights[:, None])
-    kept: list[int] = []
+    if merged:  # a plate's light background, itself a wide blob, holds the dark run of its characters
+        duplicate &= boxes[:, None, 4] == boxes[None, :, 4]
+    kept = np.zeros(len(boxes), bool)
     for i in range(len(boxes)):
-        if not duplicate[i, kept].any():
-            kept.append(i)
+        kept[i] = not (duplicate[i] & kept).any()
     return boxes[kept]
+
+
+def _split_merged(blob: np.ndarray) -> np.ndarray:
+    """A merged blob (a ``_char_boxes`` row) cut into equal parts, one per character it holds."""
+    x0, y0, x1, y1 = blob[:4]
+    count = max(2, round((x1 - x0) / (MERGED_CHAR_PITCH * (y1 - y0))))
+    edges = x0 + (x1 - x0) * np.arange(count + 1) / count
+    parts = np.repeat(blob[None], count, axis=0)
+    parts[:, 0], parts[:, 2] = edges[:-1], edges[1:]
+    return parts
 
 
 def _find_root(parent: list[int], i: int) -> int:
@@ -228,23 +259,48 @@ def _find_root(parent: list[int], i: int) -> int:
     return i
 
 
-def _text_rows(chars: np.ndarray) -> list[np.ndarray]:
-    """Chains of neighbouring character blobs of similar height, each a ``(k, 5)`` array."""
-    if len(chars) < MIN_ROW_CHARS:
-        return []
-    h = chars[:, 3] - chars[:, 1]
-    cy = (chars[:, 1] + chars[:, 3]) / 2
-    mean_h = (h[:, None] + h[None, :]) / 2
-    ratio = np.maximum(h[:, None], h[None, :]) / np.minimum(h[:, None], h[None, :])
-    gap = chars[None, :, 0] - chars[:, None, 2]  # j's left minus i's right
-    linked = (
-        (chars[:, None, 4] == chars[None, :, 4])  # one plate's characters are all dark or all light
+def _links(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``l[i, j]``: blob ``b[j]`` could be the character right after blob ``a[i]`` in one text row."""
+    ha, hb = a[:, 3] - a[:, 1], b[:, 3] - b[:, 1]
+    cya, cyb = (a[:, 1] + a[:, 3]) / 2, (b[:, 1] + b[:, 3]) / 2
+    mean_h = (ha[:, None] + hb[None, :]) / 2
+    ratio = np.maximum(ha[:, None], hb[None, :]) / np.minimum(ha[:, None], hb[None, :])
+    gap = b[None, :, 0] - a[:, None, 2]  # j's left minus i's right
+    return (
+        (a[:, None, 4] == b[None, :, 4])  # one plate's characters are all dark or all light
         & (ratio <= ROW_HEIGHT_RATIO)
-        & (np.abs(cy[:, None] - cy[None, :]) <= ROW_CENTRE_OFFSET * mean_h)
+        & (np.abs(cya[:, None] - cyb[None, :]) <= ROW_CENTRE_OFFSET * mean_h)
         & (gap >= ROW_MIN_GAP * mean_h)
         & (gap <= ROW_MAX_GAP * mean_h)
-        & (chars[None, :, 0] > chars[:, None, 0])  # j starts right of i: overlapping boxes link one way
+        & (b[None, :, 0] > a[:, None, 0])  # j starts right of i: overlapping boxes link one way
     )
+
+
+def _text_rows(blobs: np.ndarray) -> list[np.ndarray]:
+    """Chains of neighbouring character blobs of similar height, each a ``(k, 6)`` array (``_char_boxes`` rows).
+
+    Whole characters chain into rows; a merged blob that chains onto a row joins it cut into its
+    characters (``_split_merged``) while the parts do not outnumber the row's whole characters.
+    """
+    chars, merged = blobs[blobs[:, 5] == 0], blobs[blobs[:, 5] != 0]
+    rows = _whole_rows(chars)
+    if not len(merged):
+        return rows
+    completed = []
+    for row in rows:
+        touching = np.flatnonzero(_links(row, merged).any(axis=0) | _links(merged, row).any(axis=1))
+        parts = [_split_merged(blob) for blob in merged[touching]]
+        if parts and sum(map(len, parts)) <= len(row):
+            row = np.concatenate([row, *parts])
+        completed.append(row)
+    return completed
+
+
+def _whole_rows(chars: np.ndarray) -> list[np.ndarray]:
+    """Chains of neighbouring whole character blobs (at least ``MIN_ROW_CHARS``)."""
+    if len(chars) < MIN_ROW_CHARS:
+        return []
+    linked = _links(chars, chars)
     parent = list(range(len(chars)))
     for i, j in zip(*np.nonzero(linked)):
         ri, rj = _find_root(parent, int(i)), _find_root(parent, int(j))
@@ -560,7 +616,7 @@ def _features(box: np.ndarray, gray: np.ndarray, blue: np.ndarray, chars: np.nda
         contrast=min(1.0, (light - dark) / 255.0 / 0.4),
         clean=1.0 - min(1.0, float(margins.std()) / max(1.0, 0.5 * (light - dark))) if margins.size else 0.5,
         light=light / 255.0,
-        purity=len(text_box) / len(blobs),
+        purity=min(1.0, len(text_box) / len(blobs)),
     )
     return np.array(list(feature.values()), np.float32)
 

@@ -214,3 +214,37 @@ def test_a_turned_plate_is_the_first_candidate(rendered_plate, angle: float) -> 
     photo, box = turned_photo(plate, angle, (520, 640))
     candidates = find_plate_candidates(photo, 5)
     assert iou(candidates[0].box, (box.x, box.y, box.w, box.h)) >= 0.6
+
+
+def test_a_merged_blob_completes_a_row_of_whole_characters() -> None:
+    """Three letters run together into one blob join the four digits before them, cut in three;
+    merged blobs alone make no row (texture would), nor do they outnumber a row's whole characters."""
+    from plateocr.localize import _text_rows
+
+    digits = np.array([[100 + 24 * k, 50, 118 + 24 * k, 80, 1, 0] for k in range(4)], np.float32)
+    letters = np.array([[210, 50, 264, 80, 1, 1]], np.float32)  # 54 x 30: three characters run together
+    rows = _text_rows(np.concatenate([digits, letters]))
+    assert len(rows) == 1 and len(rows[0]) == 7
+    parts = rows[0][rows[0][:, 5] == 1]
+    assert np.allclose(parts[:, 0], [210, 228, 246]) and np.allclose(parts[:, 2], [228, 246, 264])
+    assert _text_rows(np.concatenate([letters, letters + [60, 0, 60, 0, 0, 0], letters + [120, 0, 120, 0, 0, 0]])) == []
+    # Three whole characters cannot take six merged ones: the row stays as it was.
+    wide = np.array([[210, 50, 318, 80, 1, 1]], np.float32)
+    assert [len(row) for row in _text_rows(np.concatenate([digits[:3], wide - [24, 0, 24, 0, 0, 0]]))] == [3]
+    # A merged blob of the other polarity is not the row's.
+    assert [len(row) for row in _text_rows(np.concatenate([digits, letters - [0, 0, 0, 0, 1, 0]]))] == [4]
+
+
+def test_a_small_plate_whose_letters_run_together_is_found_whole(rendered_plate) -> None:
+    """On a small plate the letters blur into one blob: the candidate still spans all seven characters."""
+    plate, centres = rendered_plate("5701LNL")
+    # Join the three letters at mid-height, as blur does on a plate 90 px wide.
+    middle = plate.shape[0] // 2
+    cv2.line(plate, (round(centres[4]), middle), (round(centres[6]), middle), (0, 0, 0), 14)
+    small = cv2.resize(plate, (90, round(90 * plate.shape[0] / plate.shape[1])), interpolation=cv2.INTER_AREA)
+    photo = np.full((416, 416, 3), (60, 140, 90), np.uint8)
+    photo[200 : 200 + small.shape[0], 150:240] = small
+    truth = (150, 200, 90, small.shape[0])
+    best = find_plate_candidates(photo, 5)[0]
+    assert iou(best.box, truth) >= 0.6
+    assert best.box[0] + best.box[2] >= 150 + 90 * centres[6] / plate.shape[1]
