@@ -157,6 +157,9 @@ class PlateTrainConfig:
     label_smoothing: float = 0.0
     # Share of the generated plates shown as the reader's levelling shows them (plateocr.platemix.levelled_sample).
     levelled_share: float = 0.0
+    # Share of the generator's plates drawn as two-row squares where their format has one (None: the
+    # generator's own, plategen.DEFAULT_CONFIG); 0.25 was measured and left off (README).
+    two_row_share: float | None = None
     val_samples: int = 1536
     # Held-out plates read by the trained models to calibrate each reader mode's confidence, and the
     # character model used for the "chars" and "both" modes (skipped when it does not exist).
@@ -181,6 +184,8 @@ class PlateTrainConfig:
             raise ValueError(f"label smoothing must be in [0, 0.5), got {self.label_smoothing}")
         if not 0.0 <= self.levelled_share <= 1.0:
             raise ValueError(f"levelled share must be in [0, 1], got {self.levelled_share}")
+        if self.two_row_share is not None and not 0.0 <= self.two_row_share <= 1.0:
+            raise ValueError(f"two-row share must be in [0, 1], got {self.two_row_share}")
         if self.val_samples < 16:
             raise ValueError(f"validation samples must be >= 16, got {self.val_samples}")
         if self.calibration_samples < 0:

@@ -370,6 +370,16 @@ def _plate_from_row(gray: np.ndarray, blue: np.ndarray, row: np.ndarray) -> np.n
     return np.clip(box, 0, [width, height, width, height])
 
 
+def _centre_line(row: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+    """The row's blob centres (x, y) and the line through them (slope, intercept); None for fewer than
+    ``MIN_ROW_CHARS`` blobs or blobs all above one another."""
+    cx, cy = (row[:, 0] + row[:, 2]) / 2, (row[:, 1] + row[:, 3]) / 2
+    if len(row) < MIN_ROW_CHARS or np.ptp(cx) <= 0:
+        return None
+    slope, intercept = np.polyfit(cx, cy, 1)
+    return cx, cy, float(slope), float(intercept)
+
+
 def _tilted_plate(row: np.ndarray, width: int, height: int) -> np.ndarray | None:
     """The bounds of a plate turned with a slanting text row, or None for a level row.
 
@@ -377,10 +387,11 @@ def _tilted_plate(row: np.ndarray, width: int, height: int) -> np.ndarray | None
     reaches ``TEXT_TO_PLATE`` past the text; the upright character height is the blobs' (the boxes
     of slanted characters are taller than the characters) with the slant undone.
     """
-    cx, cy = (row[:, 0] + row[:, 2]) / 2, (row[:, 1] + row[:, 3]) / 2
-    if len(row) < MIN_ROW_CHARS or np.ptp(cx) <= 0:
+    line = _centre_line(row)
+    if line is None:
         return None
-    angle = float(np.arctan(np.polyfit(cx, cy, 1)[0]))
+    cx, cy, slope, _ = line
+    angle = float(np.arctan(slope))
     if not MIN_ROW_TILT <= abs(np.degrees(angle)) <= MAX_ROW_TILT:
         return None
     cos, sin = np.cos(angle), np.sin(angle)
@@ -511,10 +522,10 @@ def _row_regularity(row: np.ndarray) -> float:
     """In [0, 1]: how equal the heights of a row's blobs are and how well their centres line up."""
     heights = row[:, 3] - row[:, 1]
     median_h = float(np.median(heights))
-    centres_x, centres_y = (row[:, 0] + row[:, 2]) / 2, (row[:, 1] + row[:, 3]) / 2
     height_spread = float(np.std(heights)) / median_h
-    if len(row) >= 3 and np.ptp(centres_x) > 0:
-        slope, intercept = np.polyfit(centres_x, centres_y, 1)
+    line = _centre_line(row)
+    if line is not None:
+        centres_x, centres_y, slope, intercept = line
         misalignment = float(np.std(centres_y - (slope * centres_x + intercept))) / median_h
     else:
         misalignment = 0.0

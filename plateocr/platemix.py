@@ -109,7 +109,7 @@ TRAINING_KINDS = {"spanish": 0.5, "spanish_old": 0.1, "foreign": 0.28, "none": 0
 
 def training_sampler(
     data_dir: Path, chars74k_share: float, families: tuple[str, ...] = (), classic_share: float = 0.3,
-    levelled_share: float = 0.0,
+    levelled_share: float = 0.0, two_row_share: float | None = None,
 ) -> Sampler:
     """Draws from the classic family with ``classic_share`` (when selected), else from plategen's families.
 
@@ -124,6 +124,8 @@ def training_sampler(
         classic_share: the classic family's share when it is drawn with others.
         levelled_share: share of plategen plates replaced by their levelled view (``levelled_sample``)
             where the levelling finds them tilted.
+        two_row_share: share of plategen plates drawn as two-row squares where their format has one
+            (None: plategen's default).
     """
     from dataclasses import replace
 
@@ -139,6 +141,7 @@ def training_sampler(
     gen = replace(
         DEFAULT_CONFIG, kind_weights=TRAINING_KINDS, chars74k_share=chars74k_share,
         family_weights={f: 1.0 for f in generated or STYLE_FAMILIES},
+        two_row_share=DEFAULT_CONFIG.two_row_share if two_row_share is None else two_row_share,
     )
     gen.validate()
     log.info("training families %s (classic share %.0f %%)", ", ".join(families), 100 * share)

@@ -173,7 +173,9 @@ def default_sampler(cfg: PlateTrainConfig) -> Sampler:
     """The training mix of ``cfg.families`` (all by default), Chars74K glyphs for a share of the plates."""
     from plateocr.platemix import training_sampler
 
-    return training_sampler(cfg.data_dir, cfg.chars74k_share, cfg.families, levelled_share=cfg.levelled_share)
+    return training_sampler(
+        cfg.data_dir, cfg.chars74k_share, cfg.families, levelled_share=cfg.levelled_share, two_row_share=cfg.two_row_share
+    )
 
 
 def train_plate_reader(cfg: PlateTrainConfig, sampler: Sampler | None = None) -> PlateTrainResult:
