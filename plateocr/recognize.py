@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 # The scale over which a lower localiser score discounts a candidate's reading: exp(-difference / scale).
 # Measured on the generated set: 1 to 4 all give the same readings; no discount loses 2 of 200.
 LOCALISER_TEMPERATURE = 2.0
+# A localiser box narrower than this many of its heights (a square two-row plate, or a plate turned inside
+# its box) falls inside the plate's own bounds, where a label's box reaches past them, and the readers and
+# their calibration know label boxes: such a box is read grown by the labels' margin (README: measured).
+SQUARE_BOX_ASPECT = 2.5
 
 
 @dataclass(frozen=True)
@@ -178,10 +182,20 @@ class PlateReader:
         if not found:
             return []
         top = max(c.score for c in found)
+        h, w = image.shape[:2]
         return [
-            PlateCandidate(Box(*c.box), f"localiser:{c.source}", math.exp((c.score - top) / LOCALISER_TEMPERATURE))
+            PlateCandidate(
+                reading_box(Box(*c.box), self.cfg.plate_margin, w, h),
+                f"localiser:{c.source}",
+                math.exp((c.score - top) / LOCALISER_TEMPERATURE),
+            )
             for c in found
         ]
+
+
+def reading_box(box: Box, margin: float, image_width: int, image_height: int) -> Box:
+    """A localiser's box as the readers read it: grown by ``margin`` when it is square (``SQUARE_BOX_ASPECT``)."""
+    return expand_box(box, margin, image_width, image_height) if box.w < SQUARE_BOX_ASPECT * box.h else box
 
 
 def decide(

@@ -294,3 +294,22 @@ def test_one_model_call_gives_the_same_probabilities_for_any_batch_size(tiny_mod
     for n in (1, 5, 33):
         np.testing.assert_allclose(reader.chars.predict(x[:n]), whole[:n], atol=1e-5)
     assert reader.chars.predict(x[:0]).shape == (0, 36)
+
+
+def test_the_localisers_square_boxes_are_read_grown_by_the_labels_margin(tiny_model, monkeypatch):
+    # A square box (a two-row plate, or a plate turned inside its box) falls inside the plate, where
+    # a label's box reaches past it; a one-row plate's wide box is read as the localiser gave it.
+    import plateocr.localize
+    from plateocr.localize import Candidate
+
+    wide, square = Box(100, 100, 200, 40), Box(580, 410, 60, 50)
+    found = [Candidate(tuple(vars(wide).values()), 5.0, "chars"), Candidate(tuple(vars(square).values()), 4.0, "chars")]
+    monkeypatch.setattr(plateocr.localize, "find_plate_candidates", lambda image, k: found[:k])
+    reader = PlateReader(tiny_model, PORT_CONFIG)
+    candidates = reader.localise(np.zeros((460, 640, 3), np.uint8))
+    assert [c.source for c in candidates] == ["localiser:chars", "localiser:chars"]
+    assert candidates[0].box == wide
+    grown = expand_box(square, PORT_CONFIG.plate_margin, 640, 460)
+    assert candidates[1].box == grown != square
+    assert grown.x2 == 640 and grown.y2 == 460  # clipped to the photo
+    assert candidates[0].prior == 1.0 > candidates[1].prior
