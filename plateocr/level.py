@@ -66,7 +66,9 @@ def sharpest_rotation(
         matrix = cv2.getRotationMatrix2D(centre, float(angle), 1.0)
         rotated = cv2.warpAffine(image, matrix, (w, h), flags=interpolation, borderMode=border)
         scores.append(score(rotated))
-        if i and (scores[i] > scores[best] + 1e-9 or (abs(scores[i] - scores[best]) <= 1e-9 and abs(angle) < abs(angles[best]))):
+        higher = scores[i] > scores[best] + 1e-9
+        as_high_and_less_tilted = abs(scores[i] - scores[best]) <= 1e-9 and abs(angle) < abs(angles[best])
+        if i and (higher or as_high_and_less_tilted):
             best = i
     angle = float(angles[best])
     if refine and 0 < best < len(angles) - 1:
