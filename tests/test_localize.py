@@ -213,7 +213,7 @@ def test_a_turned_plate_is_the_first_candidate(rendered_plate, angle: float) -> 
     plate, _ = rendered_plate("2745BCD")
     photo, box = turned_photo(plate, angle, (520, 640))
     candidates = find_plate_candidates(photo, 5)
-    assert iou(candidates[0].box, (box.x, box.y, box.w, box.h)) >= 0.6
+    assert iou(candidates[0].box, box.as_tuple()) >= 0.6
 
 
 def test_a_merged_blob_completes_a_row_of_whole_characters() -> None:

@@ -303,7 +303,7 @@ def test_the_localisers_square_boxes_are_read_grown_by_the_labels_margin(tiny_mo
     from plateocr.localize import Candidate
 
     wide, square = Box(100, 100, 200, 40), Box(580, 410, 60, 50)
-    found = [Candidate(tuple(vars(wide).values()), 5.0, "chars"), Candidate(tuple(vars(square).values()), 4.0, "chars")]
+    found = [Candidate(wide.as_tuple(), 5.0, "chars"), Candidate(square.as_tuple(), 4.0, "chars")]
     monkeypatch.setattr(plateocr.localize, "find_plate_candidates", lambda image, k: found[:k])
     reader = PlateReader(tiny_model, PORT_CONFIG)
     candidates = reader.localise(np.zeros((460, 640, 3), np.uint8))
