@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 Sampler = Callable[..., tuple[np.ndarray, str]]
 # Optimiser steps between two validations (a Keras "epoch" here).
 STEPS_PER_EPOCH = 500
-# Threads drawing batches while the model trains (the drawing is NumPy/OpenCV, mostly outside the GIL).
+# Workers drawing batches while the model trains: processes where they can be forked (the drawing is
+# mostly small NumPy/OpenCV calls, so threads would wait on the GIL), else threads.
 DATA_WORKERS = 2
 # A curriculum's first plates are drawn at this difficulty (1: the full generator).
 EASIEST_DIFFICULTY = 0.25
@@ -55,17 +56,29 @@ def make_batch(
     return plate_inputs(list(crops), cfg), encode_texts(list(texts), cfg), list(texts)
 
 
+def forked_workers() -> bool:
+    """Whether batches are drawn in worker processes: where new processes are forked, the only way to
+    hand them the sampler (a closure) as it is. Elsewhere (spawn, forkserver) threads draw them."""
+    import multiprocessing
+
+    return multiprocessing.get_start_method() == "fork"
+
+
 def batch_sequence(
     sampler: Sampler, seed: int, batch_size: int, steps: int, cfg: PlateModelConfig,
     difficulty: Callable[[int], float] = lambda step: 1.0,
 ) -> object:
     """A ``keras.utils.PyDataset`` of fresh batches: batch ``i`` of epoch ``e`` is drawn from seed (seed, e, i),
-    at the difficulty of its step ``e * steps + i``."""
+    at the difficulty of its step ``e * steps + i``.
+
+    Keras hands the dataset to its workers again at each epoch's start, so they see the epoch count
+    that ``on_epoch_end`` raised in this process.
+    """
     import keras
 
     class FreshPlates(keras.utils.PyDataset):
         def __init__(self) -> None:
-            super().__init__(workers=DATA_WORKERS, use_multiprocessing=False, max_queue_size=8)
+            super().__init__(workers=DATA_WORKERS, use_multiprocessing=forked_workers(), max_queue_size=8)
             self.epoch = 0
 
         def __len__(self) -> int:
