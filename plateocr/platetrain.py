@@ -1,9 +1,10 @@
 """Training the whole-plate reader on synthetic plates generated on the fly (never the same plate twice).
 
 Each batch is drawn from its own random stream, seeded by (seed, epoch, batch index), so the
-batches do not depend on which thread made them: the same seed gives the same model on the
-same machine. A fixed validation set, drawn once from another stream, measures exact plates and
-characters after every epoch; the slot temperature that calibrates the confidence is fitted on it.
+batches do not depend on which worker (process or thread) made them: the same seed gives the same
+model on the same machine. A fixed validation set, drawn once from another stream, measures exact
+plates and characters after every epoch; the slot temperature that calibrates the confidence is
+fitted on it.
 """
 
 from __future__ import annotations
