@@ -45,6 +45,8 @@ MIN_TILT = 2.0
 # 12 degrees, 17, and as many of the generated validation sets' plates (seed 7171: tilted 40 and 25
 # with and without labels, two-row 26 and 17 against 27 and 15, level 185 and 183 against 184 and 183).
 CHARS_MIN_TILT = 12.0
+# A levelled plate is at least this share of its width tall: a one-row European plate (520 x 110 mm).
+MIN_HEIGHT_SHARE = 110 / 520
 
 
 def sharpest_rotation(
@@ -97,12 +99,19 @@ def plate_tilt(crop: np.ndarray) -> float:
 
 def level_size(box: Box, angle: float) -> tuple[float, float] | None:
     """The width and height of a plate tilted by ``angle`` whose bounds are ``box``, or None when no
-    such plate fits (the box is too square for that tilt)."""
+    such plate fits (the box is too square, or too flat, for that tilt).
+
+    A box looser than the plate's bounds (a localiser's box around a turned plate and some of its
+    car) gives a plate flatter than any, down to a sliver a few pixels tall; the height is then at
+    least a one-row plate's for that width (``MIN_HEIGHT_SHARE``).
+    """
     t = np.deg2rad(abs(angle))
     cos, sin, cos2 = np.cos(t), np.sin(t), np.cos(2 * t)
     width = (box.w * cos - box.h * sin) / cos2
     height = (box.h * cos - box.w * sin) / cos2
-    return (float(width), float(height)) if width >= 8 and height >= 4 else None
+    if width < 8 or height < 4:
+        return None
+    return float(width), float(max(height, MIN_HEIGHT_SHARE * width))
 
 
 @dataclass(frozen=True)

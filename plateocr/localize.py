@@ -59,6 +59,9 @@ ROW_CENTRE_OFFSET = 0.55
 ROW_MIN_GAP = -0.6
 ROW_MAX_GAP = 1.1
 MIN_ROW_CHARS = 3
+# Two rows whose characters' centres all lie within this many character heights of one line are one
+# plate's row, broken at the gap between a turned plate's digits and letters (``_join_slanting_rows``).
+SLANT_LINE_TOLERANCE = 0.25
 # Where a plate's plain background cannot be followed, it reaches this far past its text: left and right
 # as shares of the text row's length (the left one covers an EU band), above and below of a character's height.
 TEXT_TO_PLATE = (0.12, 0.22, 0.08, 0.22)
@@ -283,7 +286,7 @@ def _text_rows(blobs: np.ndarray) -> list[np.ndarray]:
     characters (``_split_merged``) while the parts do not outnumber the row's whole characters.
     """
     chars, merged = blobs[blobs[:, 5] == 0], blobs[blobs[:, 5] != 0]
-    rows = _whole_rows(chars)
+    rows = _join_slanting_rows(_whole_rows(chars))
     if not len(merged):
         return rows
     completed = []
@@ -310,6 +313,49 @@ def _whole_rows(chars: np.ndarray) -> list[np.ndarray]:
     for i in range(len(chars)):
         groups.setdefault(_find_root(parent, i), []).append(i)
     return [chars[idx] for idx in groups.values() if len(idx) >= MIN_ROW_CHARS]
+
+
+def _join_slanting_rows(rows: list[np.ndarray]) -> list[np.ndarray]:
+    """Rows that continue one another along one slanting line, joined: a turned plate's digits and letters.
+
+    A Spanish plate has a wider gap between its digits and its letters. Turned by 20 degrees or so,
+    the centres of the characters either side of that gap lie further apart in height than
+    ``ROW_CENTRE_OFFSET`` lets neighbours be, and the plate's row broke in two. Two rows join when the
+    second starts within ``ROW_MAX_GAP`` heights after the first ends, their characters are alike in
+    height and polarity, and all their centres lie within ``SLANT_LINE_TOLERANCE`` heights of one line.
+    """
+    rows = sorted(rows, key=lambda r: float(r[:, 0].min()))
+    joined = True
+    while joined and len(rows) > 1:
+        joined = False
+        for i, first in enumerate(rows):
+            for j, second in enumerate(rows):
+                if i != j and _continues(first, second):
+                    rows = [r for k, r in enumerate(rows) if k not in (i, j)] + [np.concatenate([first, second])]
+                    rows.sort(key=lambda r: float(r[:, 0].min()))
+                    joined = True
+                    break
+            if joined:
+                break
+    return rows
+
+
+def _continues(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether row ``second`` continues row ``first`` to its right along the same line (``_join_slanting_rows``)."""
+    h1, h2 = float(np.median(first[:, 3] - first[:, 1])), float(np.median(second[:, 3] - second[:, 1]))
+    mean_h = (h1 + h2) / 2
+    gap = float(second[:, 0].min() - first[:, 2].max())
+    if (
+        first[0, 4] != second[0, 4]
+        or max(h1, h2) / max(min(h1, h2), 1e-6) > ROW_HEIGHT_RATIO
+        or not ROW_MIN_GAP * mean_h <= gap <= ROW_MAX_GAP * mean_h
+    ):
+        return False
+    line = _centre_line(np.concatenate([first, second]))
+    if line is None:
+        return False
+    cx, cy, slope, intercept = line
+    return float(np.abs(cy - (slope * cx + intercept)).max()) <= SLANT_LINE_TOLERANCE * mean_h
 
 
 def _run_around(profile: np.ndarray, start: int, stop: int, threshold: float) -> tuple[int, int]:

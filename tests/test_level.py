@@ -8,7 +8,7 @@ import pytest
 
 from config import RecognizeConfig
 from conftest import turned_photo
-from plateocr.level import MIN_TILT, level_size, levelled_views, plate_tilt
+from plateocr.level import MIN_HEIGHT_SHARE, MIN_TILT, level_size, levelled_views, plate_tilt
 from plateocr.plates import Box
 
 
@@ -45,6 +45,26 @@ def test_the_plates_size_follows_from_its_bounds_and_tilt():
     assert level_size(Box(0, 0, round(w), round(h)), -20.0) == (width, height)
     # A tall box holds no plate tilted by 20 degrees.
     assert level_size(Box(0, 0, 40, 100), 20.0) is None
+
+
+def test_a_loose_box_gives_a_plate_not_a_sliver(rendered_plate):
+    """A box looser than a turned plate's bounds (a localiser's, with some car around the plate) solves to
+    a plate a few pixels tall; the level view keeps a one-row plate's height for its width instead."""
+    width, height = level_size(Box(0, 0, 193, 78), 21.0)
+    assert width == pytest.approx(205, abs=2)
+    assert height == pytest.approx(width * MIN_HEIGHT_SHARE, rel=0.01)
+    # A tight box keeps the plate's own height (taller than a one-row plate's share here).
+    t = np.deg2rad(21.0)
+    tight = level_size(Box(0, 0, round(200 * np.cos(t) + 60 * np.sin(t)), round(200 * np.sin(t) + 60 * np.cos(t))), 21.0)
+    assert tight[1] == pytest.approx(60, abs=2)
+    # The loose box's levelled view holds the whole plate's text rows, not a strip of them.
+    plate, _ = rendered_plate("2745BCD")
+    photo, box = turned_photo(plate, 21.0)
+    grown = Box(box.x - round(0.075 * box.w), box.y, round(1.15 * box.w), box.h)  # 15 % wider than the plate's bounds
+    size = level_size(grown, 21.0)
+    assert size is not None and size[0] / size[1] <= 1 / MIN_HEIGHT_SHARE + 0.01
+    (view,) = levelled_views(photo, grown, [(0.0, 0.0)])
+    assert view.shape[0] >= 0.8 * plate.shape[0]
 
 
 def test_the_levelled_view_is_the_plate_cut_out_level(rendered_plate):

@@ -235,6 +235,31 @@ def test_a_merged_blob_completes_a_row_of_whole_characters() -> None:
     assert [len(row) for row in _text_rows(np.concatenate([digits, letters - [0, 0, 0, 0, 1, 0]]))] == [4]
 
 
+def test_a_turned_plates_digits_and_letters_join_along_their_slant() -> None:
+    """Turned by 26 degrees, the wide gap between a plate's digits and letters breaks its row in two
+    (neighbours' centres differ by more than ROW_CENTRE_OFFSET): rows on one line join again; rows on
+    parallel lines (a two-row plate, lettering under a plate) or of the other polarity do not."""
+    from plateocr.localize import _text_rows
+
+    def chars(angle: float, start: int, count: int, offset: float = 0.0, polarity: int = 1) -> np.ndarray:
+        t = np.deg2rad(angle)
+        # Character pitch 24, with a gap of one more pitch between the digits (0-3) and the letters.
+        along = [24 * k + (23 if k >= 4 else 0) for k in range(start, start + count)]
+        centres = [(100 + a * np.cos(t) - offset * np.sin(t), 200 + a * np.sin(t) + offset * np.cos(t)) for a in along]
+        half_w, half_h = 8 * np.cos(t) + 15 * np.sin(t), 15 * np.cos(t) + 8 * np.sin(t)
+        return np.array([[x - half_w, y - half_h, x + half_w, y + half_h, polarity, 0] for x, y in centres], np.float32)
+
+    digits, letters = chars(26.0, 0, 4), chars(26.0, 4, 3)
+    rows = _text_rows(np.concatenate([digits, letters]))
+    assert [len(r) for r in rows] == [7]
+    assert np.allclose(np.sort(rows[0][:, 0]), np.sort(np.concatenate([digits, letters])[:, 0]))
+    # Level, the row never broke (and is one row as before).
+    assert [len(r) for r in _text_rows(np.concatenate([chars(0.0, 0, 4), chars(0.0, 4, 3)]))] == [7]
+    # Letters a character height off the digits' line, or of the other polarity, stay a row of their own.
+    assert sorted(len(r) for r in _text_rows(np.concatenate([digits, chars(26.0, 4, 3, offset=30.0)]))) == [3, 4]
+    assert sorted(len(r) for r in _text_rows(np.concatenate([digits, chars(26.0, 4, 3, polarity=0)]))) == [3, 4]
+
+
 def test_a_small_plate_whose_letters_run_together_is_found_whole(rendered_plate) -> None:
     """On a small plate the letters blur into one blob: the candidate still spans all seven characters."""
     plate, centres = rendered_plate("5701LNL")
