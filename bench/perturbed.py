@@ -5,6 +5,7 @@ blurred, compressed or under a colour cast, read with and without their plate bo
 ::
 
     .venv/bin/python bench/perturbed.py [--model M] [--plate-model P] [--reader both] [--kinds rot-18,blur1.0]
+                                        [--peer rapidocr]
 
 The generated test sets come from this project's own generator; these are real photos of real
 plates (the 21 of test6Training named ``NNNNAAA``), so they measure how the readers transfer to
@@ -21,6 +22,10 @@ what they were never trained on. Each kind of perturbation is applied to every p
 perspective, the bounds of the label box's four corners: a little looser than a label drawn on
 the turned photo would be). Prints one line a kind: right and wrong (a wrong answer is another
 plate, given with confidence above the threshold), with labels and without, and the totals.
+
+``--peer rapidocr`` reads the same perturbed photos with RapidOCR instead (``requirements-bench.txt``;
+detection and recognition on the whole photo without labels, recognition of the box's crop with
+them; its lines' best ``NNNNAAA`` reading, as ``bench/peers.py`` takes it).
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ from plateocr.imageio import read_image  # noqa: E402
 from plateocr.plates import Box, plate_boxes_from_labels  # noqa: E402
 
 Perturbation = Callable[[np.ndarray, Box], tuple[np.ndarray, Box]]
+# Reads one photo: (image, the plate's box or None) -> the plate read, or "".
+Read = Callable[[np.ndarray, Box | None], str]
 
 
 def warp(image: np.ndarray, box: Box, matrix: np.ndarray) -> tuple[np.ndarray, Box]:
@@ -154,6 +161,38 @@ def spanish_photos(data: Path) -> list[tuple[Path, Box]]:
     return out
 
 
+def our_reader(args: argparse.Namespace, rc: RecognizeConfig) -> Read:
+    """The project's reader (``args.reader`` mode at ``args.min_confidence``)."""
+    from plateocr.recognize import PlateReader
+
+    reader = PlateReader(
+        args.model, replace(rc, plate_model=args.plate_model, reader=args.reader, min_confidence=args.min_confidence)
+    )
+    return lambda image, box: reader.read_image(Path("photo.jpg"), None, image=image, box=box).text
+
+
+def rapidocr_reader() -> Read:
+    """RapidOCR: detection and recognition on the photo without a box, recognition of the box's crop with one."""
+    from rapidocr_onnxruntime import RapidOCR
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from peers import best_line_reading  # bench/peers.py (run as a script, ``bench`` is bench/bench.py)
+    from plateocr.plates import crop
+
+    ocr = RapidOCR()
+
+    def read(image: np.ndarray, box: Box | None) -> str:
+        if box is None:
+            result, _ = ocr(image)
+            lines = [(str(text), float(score)) for _, text, score in result or []]
+        else:
+            result, _ = ocr(np.ascontiguousarray(crop(image, box)), use_det=False, use_cls=False, use_rec=True)
+            lines = [(str(text), float(score)) for text, score in result or []]
+        return best_line_reading(lines)
+
+    return read
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     rc = RecognizeConfig()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -162,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--reader", choices=READERS, default=rc.reader, help="reader mode")
     p.add_argument("--min-confidence", type=float, default=rc.min_confidence, help="readings below are left empty")
     p.add_argument("--data", type=Path, default=ROOT / "data", help="prepared data folder (test6Training)")
+    p.add_argument("--peer", choices=("rapidocr",), help="read with this peer engine instead of ours")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated perturbations among {', '.join(KINDS)}")
     args = p.parse_args(argv)
     kinds = [k for k in args.kinds.split(",") if k]
@@ -169,11 +209,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown perturbation(s): {', '.join(unknown)}")
 
-    from plateocr.recognize import PlateReader
-
-    reader = PlateReader(
-        args.model, replace(rc, plate_model=args.plate_model, reader=args.reader, min_confidence=args.min_confidence)
-    )
+    if args.peer == "rapidocr":
+        try:
+            read = rapidocr_reader()
+        except ImportError:
+            p.error("rapidocr_onnxruntime is not installed (pip install --no-deps -r requirements-bench.txt)")
+    else:
+        read = our_reader(args, rc)
     photos = spanish_photos(args.data)
     if not photos:
         p.error(f"{args.data / 'test6Training'}: no Spanish photos with labels (run `python prepare_data.py`)")
@@ -186,18 +228,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         missed = []
         for path, box in photos:
             image, moved = KINDS[kind](read_image(path), box)
-            with_box = reader.read_image(path, None, image=image, box=moved)
-            found = reader.read_image(path, None, image=image)
-            for k, result in enumerate((with_box, found)):
-                counts[2 * k] += result.text == path.stem
-                counts[2 * k + 1] += bool(result.text) and result.text != path.stem
-            if with_box.text != path.stem or found.text != path.stem:
-                missed.append(f"{path.stem}: {with_box.text or '-'} / {found.text or '-'}")
+            with_box, found = read(image, moved), read(image, None)
+            for k, text in enumerate((with_box, found)):
+                counts[2 * k] += text == path.stem
+                counts[2 * k + 1] += bool(text) and text != path.stem
+            if with_box != path.stem or found != path.stem:
+                missed.append(f"{path.stem}: {with_box or '-'} / {found or '-'}")
         totals += counts
         print(f"| {kind} | {counts[0]} | {counts[1]} | {counts[2]} | {counts[3]} | {'; '.join(missed)} |", flush=True)
     n = len(photos) * len(kinds)
     print(f"| **all {n}** | **{totals[0]}** | {totals[1]} | **{totals[2]}** | {totals[3]} | |")
-    print(f"\n{len(photos)} photos x {len(kinds)} perturbations, reader {args.reader}, threshold {args.min_confidence}, "
+    engine = args.peer or f"reader {args.reader}, threshold {args.min_confidence}"
+    print(f"\n{len(photos)} photos x {len(kinds)} perturbations, {engine}, "
           f"{time.perf_counter() - started:.0f} s")
     return 0
 
