@@ -84,3 +84,12 @@ def test_the_real_photos_are_the_21_spanish_ones(shared_data: Path) -> None:
     for path, box in photos:
         h, w = cv2.imread(str(path)).shape[:2]
         assert 0 <= box.x and box.x2 <= w and 0 <= box.y and box.y2 <= h and min(box.w, box.h) >= 8
+
+
+def test_a_missing_peer_engine_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # importing it now raises ImportError
+    with pytest.raises(SystemExit):
+        perturbed.main(["--peer", "rapidocr", "--kinds", "none"])
+    assert "rapidocr_onnxruntime is not installed" in capsys.readouterr().err
