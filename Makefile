@@ -105,7 +105,8 @@ bench-deps: venv
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-bench.txt
 
 # Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, ONNX Runtime vs Keras,
-# Ray and memory, peers, the service, and how far the readings can be trusted (bench/trust.py).
+# Ray and memory, peers, the service, and how far the readings can be trusted (bench/trust.py, and on
+# real photos perturbed by hand, bench/perturbed.py, with RapidOCR beside).
 bench: model bench-deps venv-read serve-deps ray $(SYNTH_TEST)/manifest.csv $(SYNTH_TEST)/none/manifest.csv
 	$(BIN)/python bench/bench.py --model $(MODEL)
 	$(BIN)/python bench/jobs_bench.py --model $(MODEL) --repeat 3
@@ -114,6 +115,8 @@ bench: model bench-deps venv-read serve-deps ray $(SYNTH_TEST)/manifest.csv $(SY
 	$(BIN)/python bench/peers.py --model $(MODEL)
 	$(BIN)/python bench/serve_bench.py --model $(MODEL)
 	$(BIN)/python bench/trust.py --model $(MODEL) --plate-model $(PLATE_MODEL)
+	$(BIN)/python bench/perturbed.py --model $(MODEL) --plate-model $(PLATE_MODEL)
+	$(BIN)/python bench/perturbed.py --peer rapidocr
 	$(BIN)/python bench/reader_speed.py --model $(MODEL) --plate-model $(PLATE_MODEL)
 
 # Transfer across the generator's style families: three whole-plate models trained (about 20 minutes).
