@@ -56,28 +56,28 @@ def test_same_seed_same_weights_other_seed_others(tmp_path):
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
 
 
-def test_every_epoch_draws_fresh_plates_in_worker_processes(tmp_path, monkeypatch):
-    import os
+def test_every_epoch_draws_fresh_plates_in_worker_threads(tmp_path, monkeypatch):
+    import threading
 
     import plateocr.platetrain as platetrain
 
-    drawn = tmp_path / "drawn.txt"
+    drawn: list[tuple[int, str]] = []
+    lock = threading.Lock()
 
     def logging_sampler(rng: np.random.Generator, difficulty: float = 1.0) -> tuple[np.ndarray, str]:
         text = "".join(rng.choice(list("BCDFGHJKLM"), 7))
-        with drawn.open("a", encoding="utf-8") as f:  # one short line a plate: appends do not interleave
-            f.write(f"{os.getpid()} {text}\n")
+        with lock:
+            drawn.append((threading.get_ident(), text))
         return np.full((20, 80, 3), 200, np.uint8), text
 
     monkeypatch.setattr(platetrain, "STEPS_PER_EPOCH", 2)
     train_plate_reader(quick(tmp_path / "m.h5", steps=6, batch_size=3), logging_sampler)
-    lines = [line.split() for line in drawn.read_text(encoding="utf-8").splitlines()]
-    training = [text for pid, text in lines if int(pid) != os.getpid()]
-    # Three epochs of two batches of three plates, each epoch its own: no plate drawn twice.
-    assert platetrain.forked_workers() and len(training) == 18
-    assert len(set(training)) == 18
-    here = [text for pid, text in lines if int(pid) == os.getpid()]
-    # Drawn here: the 16 validation plates first (then the batches Keras peeks at for their shapes).
+    main = threading.main_thread().ident
+    training = [text for thread, text in drawn if thread != main]
+    # Three epochs of two batches of three plates, each epoch its own, drawn by worker threads: no plate twice.
+    assert len(training) == 18 and len(set(training)) == 18
+    here = [text for thread, text in drawn if thread == main]
+    # Drawn in the main thread: the 16 validation plates first, never a training plate.
     assert len(here) >= 16 and not set(here[:16]) & set(training)
 
 
