@@ -63,7 +63,7 @@ if str(ROOT) not in sys.path:
 import config  # noqa: E402
 from plateocr.errors import InputError, SetupError  # noqa: E402
 from plateocr.imageio import read_image  # noqa: E402
-from plateocr.plates import crop  # noqa: E402
+from plateocr.plates import Box, crop  # noqa: E402
 from plateocr.recognize import ImageResult, PlateReader, count_hits, list_images  # noqa: E402
 
 log = logging.getLogger("peers")
@@ -208,6 +208,16 @@ class TesseractEngine:
         return vote_spanish(self.ocr(filtered_crops(self.reader, path, labels)))
 
 
+def rapidocr_lines(ocr: Callable[..., tuple[Any, Any]], image: np.ndarray, box: Box | None = None) -> list[tuple[str, float]]:
+    """RapidOCR's text lines and scores: detection and recognition on the whole ``image``, or, given a
+    plate ``box``, recognition alone of its crop."""
+    if box is None:
+        result, _ = ocr(image)
+        return [(str(text), float(score)) for _, text, score in result or []]
+    result, _ = ocr(np.ascontiguousarray(crop(image, box)), use_det=False, use_cls=False, use_rec=True)
+    return [(str(text), float(score)) for text, score in result or []]
+
+
 @dataclass
 class RapidEngine:
     """RapidOCR: det+rec on the photo without labels, rec only on the labelled plate crop."""
@@ -218,15 +228,9 @@ class RapidEngine:
 
     def read(self, path: Path, labels: Path | None) -> str:
         image = read_image(path)
-        lines: list[tuple[str, float]] = []
         if labels is None:
-            result, _ = self.ocr(image)
-            lines = [(str(text), float(score)) for _, text, score in result or []]
-        else:
-            for cand in self.reader.candidates(image, path, labels):
-                plate = np.ascontiguousarray(crop(image, cand.box))
-                result, _ = self.ocr(plate, use_det=False, use_cls=False, use_rec=True)
-                lines += [(str(text), float(score)) for text, score in result or []]
+            return best_line_reading(rapidocr_lines(self.ocr, image))
+        lines = [line for cand in self.reader.candidates(image, path, labels) for line in rapidocr_lines(self.ocr, image, cand.box)]
         return best_line_reading(lines)
 
 

@@ -31,7 +31,6 @@ them; its lines' best ``NNNNAAA`` reading, as ``bench/peers.py`` takes it).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -45,13 +44,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from config import READERS, RecognizeConfig  # noqa: E402
+from config import READERS, SPANISH_PLATE, RecognizeConfig  # noqa: E402
 from plateocr.imageio import read_image  # noqa: E402
 from plateocr.plates import Box, plate_boxes_from_labels  # noqa: E402
 
 Perturbation = Callable[[np.ndarray, Box], tuple[np.ndarray, Box]]
-# Reads one photo: (image, the plate's box or None) -> the plate read, or "".
-Read = Callable[[np.ndarray, Box | None], str]
+# Reads one photo: (its file, its pixels as perturbed, the plate's box or None) -> the plate read, or "".
+Read = Callable[[Path, np.ndarray, Box | None], str]
 
 
 def warp(image: np.ndarray, box: Box, matrix: np.ndarray) -> tuple[np.ndarray, Box]:
@@ -148,16 +147,16 @@ KINDS: dict[str, Perturbation] = {
 }
 
 
-def spanish_photos(data: Path) -> list[tuple[Path, Box]]:
-    """test6Training's photos named ``NNNNAAA``, each with its label's plate box."""
+def spanish_photos(data: Path) -> list[tuple[Path, np.ndarray, Box]]:
+    """test6Training's photos named as Spanish plates (``config.SPANISH_PLATE``), each decoded, with its label's plate box."""
     out = []
     for path in sorted((data / "test6Training" / "images").glob("*.jpg")):
-        if not re.fullmatch(r"\d{4}[A-Z]{3}", path.stem):
+        if not SPANISH_PLATE.match(path.stem):
             continue
         image = read_image(path)
         boxes = plate_boxes_from_labels(data / "test6Training" / "labels" / f"{path.stem}.txt", image.shape[1], image.shape[0])
         if boxes:
-            out.append((path, boxes[0]))
+            out.append((path, image, boxes[0]))
     return out
 
 
@@ -168,7 +167,7 @@ def our_reader(args: argparse.Namespace, rc: RecognizeConfig) -> Read:
     reader = PlateReader(
         args.model, replace(rc, plate_model=args.plate_model, reader=args.reader, min_confidence=args.min_confidence)
     )
-    return lambda image, box: reader.read_image(Path("photo.jpg"), None, image=image, box=box).text
+    return lambda path, image, box: reader.read_image(path, None, image=image, box=box).text
 
 
 def rapidocr_reader() -> Read:
@@ -176,21 +175,10 @@ def rapidocr_reader() -> Read:
     from rapidocr_onnxruntime import RapidOCR
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from peers import best_line_reading  # bench/peers.py (run as a script, ``bench`` is bench/bench.py)
-    from plateocr.plates import crop
+    from peers import best_line_reading, rapidocr_lines  # bench/peers.py (run as a script, ``bench`` is bench/bench.py)
 
     ocr = RapidOCR()
-
-    def read(image: np.ndarray, box: Box | None) -> str:
-        if box is None:
-            result, _ = ocr(image)
-            lines = [(str(text), float(score)) for _, text, score in result or []]
-        else:
-            result, _ = ocr(np.ascontiguousarray(crop(image, box)), use_det=False, use_cls=False, use_rec=True)
-            lines = [(str(text), float(score)) for text, score in result or []]
-        return best_line_reading(lines)
-
-    return read
+    return lambda path, image, box: best_line_reading(rapidocr_lines(ocr, image, box))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -226,9 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for kind in kinds:
         counts = np.zeros(4, int)
         missed = []
-        for path, box in photos:
-            image, moved = KINDS[kind](read_image(path), box)
-            with_box, found = read(image, moved), read(image, None)
+        for path, photo, box in photos:
+            image, moved = KINDS[kind](photo, box)
+            with_box, found = read(path, image, moved), read(path, image, None)
             for k, text in enumerate((with_box, found)):
                 counts[2 * k] += text == path.stem
                 counts[2 * k + 1] += bool(text) and text != path.stem

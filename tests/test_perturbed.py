@@ -59,7 +59,7 @@ def test_the_bench_reads_every_photo_under_every_kind(tiny_model: Path, tmp_path
         cv2.imwrite(str(data / "test6Training" / "images" / f"{name}.jpg"), photo)
         (data / "test6Training" / "labels" / f"{name}.txt").write_text(f"0 {200 / 416} {218 / 416} {160 / 416} {36 / 416}\n")
     cv2.imwrite(str(data / "test6Training" / "images" / "XYZ123.jpg"), np.zeros((64, 64, 3), np.uint8))  # not Spanish: skipped
-    assert [p.stem for p, _ in perturbed.spanish_photos(data)] == ["1234BCD", "5678FGH"]
+    assert [p.stem for p, _, _ in perturbed.spanish_photos(data)] == ["1234BCD", "5678FGH"]
     code = perturbed.main(["--model", str(tiny_model), "--data", str(data), "--kinds", "none,rot+12", *PORT_FLAGS])
     out = capsys.readouterr().out
     assert code == 0
@@ -81,8 +81,9 @@ def test_unknown_kinds_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
 def test_the_real_photos_are_the_21_spanish_ones(shared_data: Path) -> None:
     photos = perturbed.spanish_photos(shared_data)
     assert len(photos) == 21
-    for path, box in photos:
-        h, w = cv2.imread(str(path)).shape[:2]
+    for path, image, box in photos:
+        h, w = image.shape[:2]
+        assert image.shape == cv2.imread(str(path)).shape
         assert 0 <= box.x and box.x2 <= w and 0 <= box.y and box.y2 <= h and min(box.w, box.h) >= 8
 
 
