@@ -32,8 +32,8 @@ from plateocr.decode import Decoded  # noqa: E402
 from plateocr.filters import FILTERS  # noqa: E402
 from plateocr.plates import crop  # noqa: E402
 
-# One image read one way: (mode, true plate, per candidate (prior, per variant decoding)).
-Reading = tuple[str, str, list[tuple[float, list[Decoded | None]]]]
+# One image read one way: (mode, true plate, per candidate (prior, the box it tightens, per variant decoding)).
+Reading = tuple[str, str, list[tuple[float, int, list[Decoded | None]]]]
 MODES = ("labels", "no labels")
 
 
@@ -51,7 +51,7 @@ def collect(model: Path, folder: Path) -> list[Reading]:
             image = read_image(path)
             candidates = reader.candidates(image, path, labels)
             decoded = reader.chars.decode_variants([crop(image, c.box) for c in candidates]) if candidates else []
-            out.append((mode, path.stem, [(c.prior, d) for c, d in zip(candidates, decoded, strict=True)]))
+            out.append((mode, path.stem, [(c.prior, c.tightens, d) for c, d in zip(candidates, decoded, strict=True)]))
     return out
 
 
@@ -63,8 +63,9 @@ def texts(readings: Sequence[Reading], bank: Sequence[str]) -> list[str]:
     keep = {names.index(n) for n in bank}
     out = []
     for _, _, candidates in readings:
-        decoded = [[d for k, d in enumerate(variants) if k % len(names) in keep] for _, variants in candidates]
-        out.append(best_candidate(decoded, [prior for prior, _ in candidates])[0].text)
+        decoded = [[d for k, d in enumerate(variants) if k % len(names) in keep] for _, _, variants in candidates]
+        priors, tightens = [prior for prior, _, _ in candidates], [parent for _, parent, _ in candidates]
+        out.append(best_candidate(decoded, priors, tightens)[0].text)
     return out
 
 

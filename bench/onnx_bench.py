@@ -137,7 +137,7 @@ def timed_read(reader: Any, path: Path, labels: Path | None) -> tuple[dict[str, 
     lap("model")
     priors = iter(batch.priors)
     decoded = [[decode_plate(probs[s:e], next(priors)) for s, e in spans] for spans in batch.spans]
-    reading, _ = best_candidate(decoded, [c.prior for c in candidates])
+    reading, _ = best_candidate(decoded, [c.prior for c in candidates], [c.tightens for c in candidates])
     lap("vote")
     times["total"] = sum(times.values())
     times["CPU total"] = time.process_time() - cpu  # every thread of the process: less swayed by a busy machine

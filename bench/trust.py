@@ -102,7 +102,7 @@ def read_all(reader: PlateReader, items: Sequence[Item], with_labels: bool) -> l
         chars, plates = reader.evidence(image, candidates)
         priors = [c.prior for c in candidates]
         for mode in READERS:
-            verdict, _ = decide(chars, plates, priors, mode, calibrations[mode])
+            verdict, _ = decide(chars, plates, priors, mode, calibrations[mode], [c.tightens for c in candidates])
             out.append(Outcome(item.set, mode, with_labels, item.truth, verdict.text, verdict.confidence, verdict.format))
     return out
 

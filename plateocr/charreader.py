@@ -150,11 +150,19 @@ def candidate_vote(variants: list[Decoded | None]) -> tuple[Reading, float]:
     return reading, plate_score(reading, decodings)
 
 
-def best_candidate(decoded: list[list[Decoded | None]], priors: list[float]) -> tuple[Reading, int]:
-    """The port's choice among candidate boxes: the vote whose agreeing variants weigh most, times its prior."""
+def best_candidate(
+    decoded: list[list[Decoded | None]], priors: list[float], tightens: list[int] | None = None
+) -> tuple[Reading, int]:
+    """The port's choice among candidate boxes: the vote whose agreeing variants weigh most, times its prior.
+
+    ``tightens[i]`` >= 0: box ``i`` is a tighter crop of that box and counts only where it reads the same.
+    """
+    votes = [candidate_vote(variants) for variants in decoded]
     best, best_index, best_score = Reading.empty(), -1, -1.0
-    for index, variants in enumerate(decoded):
-        reading, score = candidate_vote(variants)
+    for index, (reading, score) in enumerate(votes):
+        parent = tightens[index] if tightens else -1
+        if parent >= 0 and reading.text != votes[parent][0].text:
+            continue
         if score * priors[index] > best_score:
             best, best_index, best_score = reading, index, score * priors[index]
     return best, best_index

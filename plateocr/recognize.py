@@ -41,11 +41,14 @@ class PlateCandidate:
 
     ``prior`` (in (0, 1]) multiplies the reading's score when candidates compete, so that
     plate-like text elsewhere in the photo does not win over the box that looks like a plate.
+    ``tightens``: the index of the candidate whose box this one is a tighter crop of (-1: none); its
+    answer stands only where it is that candidate's answer too.
     """
 
     box: Box
     source: str
     prior: float = 1.0
+    tightens: int = -1
 
 
 class PlateReader:
@@ -72,7 +75,10 @@ class PlateReader:
         kept, so that a foreign plate is reported with what it says (index -1: nothing seen).
         """
         chars, plates = self.evidence(image, candidates)
-        return decide(chars, plates, [c.prior for c in candidates], self.cfg.reader, self.calibration)
+        return decide(
+            chars, plates, [c.prior for c in candidates], self.cfg.reader, self.calibration,
+            [c.tightens for c in candidates],
+        )
 
     def evidence(
         self, image: np.ndarray, candidates: list[PlateCandidate]
@@ -183,7 +189,7 @@ class PlateReader:
             return []
         top = max(c.score for c in found)
         h, w = image.shape[:2]
-        return [
+        boxes = [
             PlateCandidate(
                 reading_box(Box(*c.box), self.cfg.plate_margin, w, h),
                 f"localiser:{c.source}",
@@ -191,6 +197,16 @@ class PlateReader:
             )
             for c in found
         ]
+        tight = [(i, c, shrunk_box(c.box, self.cfg.tight_share)) for i, c in enumerate(boxes[: self.cfg.tight_candidates])]
+        return boxes + [
+            replace(c, box=box, source=f"{c.source}:tight", tightens=i) for i, c, box in tight if box != c.box
+        ]
+
+
+def shrunk_box(box: Box, share: float) -> Box:
+    """``box`` shrunk about its centre to ``share`` of its width and height (at least 8 x 4 px)."""
+    w, h = max(8, round(share * box.w)), max(4, round(share * box.h))
+    return Box(box.x + (box.w - w) // 2, box.y + (box.h - h) // 2, min(w, box.w), min(h, box.h))
 
 
 def reading_box(box: Box, margin: float, image_width: int, image_height: int) -> Box:
@@ -204,10 +220,13 @@ def decide(
     priors: list[float],
     reader: str,
     calibration: Platt,
+    tightens: list[int] | None = None,
 ) -> tuple[Verdict, int]:
     """One image's answer from what the readers saw in each box, as reader mode ``reader`` arbitrates it.
 
     The evidence may hold more readers than ``reader`` uses (benchmarks compare the modes on one read).
+    ``tightens[i]`` >= 0: box ``i`` is a tighter crop of that box, and answers only what that box answers
+    (reading one plate twice must not give a wrong answer two chances).
     """
     use_chars, use_plate = reader in ("chars", "both"), reader in ("plate", "both")
     plates = [p if use_plate else None for p in plates]
@@ -215,6 +234,9 @@ def decide(
     for (reading, score), plate in zip(chars, plates):
         verdict = arbitrate(reading if use_chars else None, plate, score)
         verdicts.append(replace(verdict, confidence=calibration(verdict.confidence)) if verdict.text else verdict)
+    for i, parent in enumerate(tightens or []):
+        if parent >= 0 and verdicts[i].text and verdicts[i].text != verdicts[parent].text:
+            verdicts[i] = Verdict.nothing()
     return best_verdict(verdicts, plates, priors)
 
 

@@ -171,3 +171,24 @@ def test_belief_in_a_letter_where_a_digit_stands_lowers_the_confidence():
     sure, doubtful = (arbitrate(None, decode_slots(x[None], CFG)[0]) for x in (spanish, british))
     assert sure.text == doubtful.text == "1328FNN"
     assert doubtful.confidence < 0.7 * sure.confidence
+
+
+def test_a_tight_crop_answers_only_what_its_own_box_answers():
+    # The localiser's best box is also read shrunk (PlateReader.localise): reading one plate twice
+    # must not give a wrong answer two chances, so the tight crop's answer stands only where it is
+    # its box's answer too, and then the surer of the two is given.
+    from plateocr.calibrate import Platt
+    from plateocr.recognize import decide
+
+    loose, tight_agreeing, tight_other = slot_reading("1234BCD", 3.0), slot_reading("1234BCD", 8.0), slot_reading("1284BCD", 6.0)
+    nothing = [(None, 0.0), (None, 0.0)]
+
+    verdict, index = decide(nothing, [loose, tight_other], [1.0, 1.0], "plate", Platt())
+    assert (verdict.text, index) == ("1284BCD", 1)  # two unrelated boxes: the surer wins
+    verdict, index = decide(nothing, [loose, tight_other], [1.0, 1.0], "plate", Platt(), [-1, 0])
+    assert (verdict.text, index) == ("1234BCD", 0)  # the tight crop disagrees: its box's answer stands
+    verdict, index = decide(nothing, [loose, tight_agreeing], [1.0, 1.0], "plate", Platt(), [-1, 0])
+    assert (verdict.text, index) == ("1234BCD", 1)
+    assert verdict.confidence > arbitrate(None, loose).confidence
+    verdict, index = decide(nothing, [slot_reading("AB123CD"), tight_other], [1.0, 1.0], "plate", Platt(), [-1, 0])
+    assert verdict.text == ""  # its box saw a foreign plate: no Spanish answer from the crop either
