@@ -165,7 +165,7 @@ def filtered_crops(reader: PlateReader, path: Path, labels: Path | None) -> list
     """Every filter variant of every plate candidate ours would read, candidate by candidate."""
     image = read_image(path)
     variants = []
-    for cand in reader.candidates(image, path, labels):
+    for cand in [c for c in reader.candidates(image, path, labels) if c.tightens < 0]:
         variants += reader.chars.filtered_variants(crop(image, cand.box))
     return variants
 
@@ -230,7 +230,7 @@ class RapidEngine:
         image = read_image(path)
         if labels is None:
             return best_line_reading(rapidocr_lines(self.ocr, image))
-        lines = [line for cand in self.reader.candidates(image, path, labels) for line in rapidocr_lines(self.ocr, image, cand.box)]
+        lines = [line for cand in self.reader.candidates(image, path, labels) if cand.tightens < 0 for line in rapidocr_lines(self.ocr, image, cand.box)]
         return best_line_reading(lines)
 
 

@@ -140,7 +140,8 @@ class PlateReader:
             if not candidates:
                 raise InputError(f"{path}: no plate box found")
             reading, index = self.read_candidates(image, candidates)
-            if index < 0 and len(candidates) == 1 and candidates[0].source in ("label", "given"):
+            boxes = [c for c in candidates if c.tightens < 0]
+            if index < 0 and len(boxes) == 1 and boxes[0].source in ("label", "given"):
                 index = 0  # a label's or caller's box was read, even when nothing was seen in it
             if index >= 0:
                 result.box, result.source = candidates[index].box, candidates[index].source
@@ -156,7 +157,8 @@ class PlateReader:
         """Plate boxes from the image's YOLO label file (with the configured margin), else the localiser's.
 
         The localiser takes over when no label folder is given, the image has no label
-        file, or its label file holds no usable plate box.
+        file, or its label file holds no usable plate box. The first box is also read tight
+        (``with_tight_crops``).
         """
         h, w = image.shape[:2]
         if labels is not None:
@@ -172,13 +174,13 @@ class PlateReader:
             else:
                 log.debug("%s: no label file; finding the plate without it", label_file)
             if boxes:
-                return [PlateCandidate(expand_box(b, self.cfg.plate_margin, w, h), "label") for b in boxes]
-        return self.localise(image)
+                return self.with_tight_crops([PlateCandidate(expand_box(b, self.cfg.plate_margin, w, h), "label") for b in boxes])
+        return self.with_tight_crops(self.localise(image))
 
     def given_box(self, image: np.ndarray, box: Box) -> list[PlateCandidate]:
-        """A box given with the image (``source`` "given"), grown by the labels' margin."""
+        """A box given with the image (``source`` "given"), grown by the labels' margin, and its tight crop."""
         h, w = image.shape[:2]
-        return [PlateCandidate(expand_box(box, self.cfg.plate_margin, w, h), "given")]
+        return self.with_tight_crops([PlateCandidate(expand_box(box, self.cfg.plate_margin, w, h), "given")])
 
     def localise(self, image: np.ndarray) -> list[PlateCandidate]:
         """The localiser's top candidates (verified later by reading them all)."""
@@ -197,8 +199,13 @@ class PlateReader:
             )
             for c in found
         ]
-        tight = [(i, c, shrunk_box(c.box, self.cfg.tight_share)) for i, c in enumerate(boxes[: self.cfg.tight_candidates])]
-        return boxes + [
+        return boxes
+
+    def with_tight_crops(self, candidates: list[PlateCandidate]) -> list[PlateCandidate]:
+        """``candidates``, then the first ``cfg.tight_candidates`` of them again shrunk to ``cfg.tight_share``
+        about their centre (``tightens``: the index of the box each is cut from)."""
+        tight = [(i, c, shrunk_box(c.box, self.cfg.tight_share)) for i, c in enumerate(candidates[: self.cfg.tight_candidates])]
+        return candidates + [
             replace(c, box=box, source=f"{c.source}:tight", tightens=i) for i, c, box in tight if box != c.box
         ]
 

@@ -306,7 +306,7 @@ def test_the_localisers_square_boxes_are_read_grown_by_the_labels_margin(tiny_mo
     wide, square = Box(100, 100, 200, 40), Box(580, 410, 60, 50)
     found = [Candidate(wide.as_tuple(), 5.0, "chars"), Candidate(square.as_tuple(), 4.0, "chars")]
     monkeypatch.setattr(plateocr.localize, "find_plate_candidates", lambda image, k: found[:k])
-    reader = PlateReader(tiny_model, replace(PORT_CONFIG, tight_candidates=0))
+    reader = PlateReader(tiny_model, PORT_CONFIG)
     candidates = reader.localise(np.zeros((460, 640, 3), np.uint8))
     assert [c.source for c in candidates] == ["localiser:chars", "localiser:chars"]
     assert candidates[0].box == wide
@@ -316,23 +316,36 @@ def test_the_localisers_square_boxes_are_read_grown_by_the_labels_margin(tiny_mo
     assert candidates[0].prior == 1.0 > candidates[1].prior
 
 
-def test_the_localisers_best_box_is_also_read_tight(tiny_model, monkeypatch):
-    # The localiser's boxes reach past the plate; its best one is also read shrunk about its centre,
-    # as a crop of that box (whose answer it must agree with), with the same prior.
+def test_the_first_box_is_also_read_tight_a_labels_or_the_localisers(tiny_model, monkeypatch, tmp_path):
+    # The localiser's boxes reach past the plate, and an upright box around a turned plate holds much
+    # besides it: the first box is also read shrunk about its centre, as a crop of that box (whose
+    # answer it must agree with), with the same prior.
     import plateocr.localize
     from plateocr.localize import Candidate
 
     found = [Candidate((100, 100, 200, 40), 5.0, "chars"), Candidate((400, 300, 120, 30), 4.0, "band")]
     monkeypatch.setattr(plateocr.localize, "find_plate_candidates", lambda image, k: found[:k])
     image = np.zeros((460, 640, 3), np.uint8)
-    candidates = PlateReader(tiny_model, PORT_CONFIG).localise(image)
+    photo = tmp_path / "1234BCD.jpg"
+    candidates = PlateReader(tiny_model, PORT_CONFIG).candidates(image, photo, None)
     assert [c.source for c in candidates] == ["localiser:chars", "localiser:band", "localiser:chars:tight"]
     tight = candidates[2]
     assert tight.box == Box(120, 104, 160, 32)  # 0.8 of 200 x 40, about the same centre
     assert (tight.prior, tight.tightens) == (candidates[0].prior, 0)
     assert [c.tightens for c in candidates[:2]] == [-1, -1]
-    two = PlateReader(tiny_model, replace(PORT_CONFIG, tight_candidates=2, tight_share=0.5)).localise(image)
+    two = PlateReader(tiny_model, replace(PORT_CONFIG, tight_candidates=2, tight_share=0.5)).candidates(image, photo, None)
     assert [c.box for c in two[2:]] == [Box(150, 110, 100, 20), Box(430, 307, 60, 15)]
     assert [c.tightens for c in two[2:]] == [0, 1]
+
+    # A label's box (grown by the labels' margin), and a box given with the image, likewise.
+    (tmp_path / "1234BCD.txt").write_text(yolo_line(0, Box(200, 200, 100, 100), 640, 460) + "\n")
+    labelled = PlateReader(tiny_model, PORT_CONFIG).candidates(image, photo, tmp_path)
+    grown = expand_box(Box(200, 200, 100, 100), PORT_CONFIG.plate_margin, 640, 460)
+    assert [(c.source, c.box, c.tightens) for c in labelled] == [
+        ("label", grown, -1), ("label:tight", Box(grown.x + 11, grown.y + 11, 90, 90), 0)
+    ]
+    given = PlateReader(tiny_model, PORT_CONFIG).given_box(image, Box(200, 200, 100, 100))
+    assert [(c.source, c.box) for c in given] == [("given", grown), ("given:tight", labelled[1].box)]
+    assert PlateReader(tiny_model, replace(PORT_CONFIG, tight_candidates=0)).given_box(image, grown)[1:] == []
     with pytest.raises(ValueError, match="tight share"):
         replace(PORT_CONFIG, tight_share=0.2).validate()
