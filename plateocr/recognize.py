@@ -17,7 +17,7 @@ from plateocr.charreader import CharsReader
 from plateocr.decode import Reading
 from plateocr.errors import InputError, PlateOCRError
 from plateocr.imageio import read_image
-from plateocr.level import CHARS_MIN_TILT, level_plate, levelled_views
+from plateocr.level import CHARS_MIN_TILT, level_plate, levelled_views, plate_tilt
 from plateocr.platemodel import SlotReading
 from plateocr.platereader import WholePlateReader, load_calibration
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
@@ -174,13 +174,15 @@ class PlateReader:
             else:
                 log.debug("%s: no label file; finding the plate without it", label_file)
             if boxes:
-                return self.with_tight_crops([PlateCandidate(expand_box(b, self.cfg.plate_margin, w, h), "label") for b in boxes])
-        return self.with_tight_crops(self.localise(image))
+                return self.with_tight_crops(
+                    image, [PlateCandidate(expand_box(b, self.cfg.plate_margin, w, h), "label") for b in boxes]
+                )
+        return self.with_tight_crops(image, self.localise(image))
 
     def given_box(self, image: np.ndarray, box: Box) -> list[PlateCandidate]:
         """A box given with the image (``source`` "given"), grown by the labels' margin, and its tight crop."""
         h, w = image.shape[:2]
-        return self.with_tight_crops([PlateCandidate(expand_box(box, self.cfg.plate_margin, w, h), "given")])
+        return self.with_tight_crops(image, [PlateCandidate(expand_box(box, self.cfg.plate_margin, w, h), "given")])
 
     def localise(self, image: np.ndarray) -> list[PlateCandidate]:
         """The localiser's top candidates (verified later by reading them all)."""
@@ -201,10 +203,18 @@ class PlateReader:
         ]
         return boxes
 
-    def with_tight_crops(self, candidates: list[PlateCandidate]) -> list[PlateCandidate]:
+    def with_tight_crops(self, image: np.ndarray, candidates: list[PlateCandidate]) -> list[PlateCandidate]:
         """``candidates``, then the first ``cfg.tight_candidates`` of them again shrunk to ``cfg.tight_share``
-        about their centre (``tightens``: the index of the box each is cut from)."""
-        tight = [(i, c, shrunk_box(c.box, self.cfg.tight_share)) for i, c in enumerate(candidates[: self.cfg.tight_candidates])]
+        about their centre (``tightens``: the index of the box each is cut from).
+
+        A label's (or given) box is cut only where its plate is turned by ``cfg.tight_min_tilt`` or more
+        (``level.plate_tilt``): a level plate fills its label's box.
+        """
+        tight = [
+            (i, c, shrunk_box(c.box, self.cfg.tight_share))
+            for i, c in enumerate(candidates[: self.cfg.tight_candidates])
+            if c.source.startswith("localiser") or abs(plate_tilt(crop(image, c.box))) >= self.cfg.tight_min_tilt
+        ]
         return candidates + [
             replace(c, box=box, source=f"{c.source}:tight", tightens=i) for i, c, box in tight if box != c.box
         ]

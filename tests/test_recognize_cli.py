@@ -320,6 +320,7 @@ def test_the_first_box_is_also_read_tight_a_labels_or_the_localisers(tiny_model,
     # The localiser's boxes reach past the plate, and an upright box around a turned plate holds much
     # besides it: the first box is also read shrunk about its centre, as a crop of that box (whose
     # answer it must agree with), with the same prior.
+    import plateocr.level
     import plateocr.localize
     from plateocr.localize import Candidate
 
@@ -337,8 +338,17 @@ def test_the_first_box_is_also_read_tight_a_labels_or_the_localisers(tiny_model,
     assert [c.box for c in two[2:]] == [Box(150, 110, 100, 20), Box(430, 307, 60, 15)]
     assert [c.tightens for c in two[2:]] == [0, 1]
 
-    # A label's box (grown by the labels' margin), and a box given with the image, likewise.
+    # A label's box (grown by the labels' margin), and a box given with the image, likewise where the
+    # plate in it is turned by tight_min_tilt or more; not a level plate's box.
     (tmp_path / "1234BCD.txt").write_text(yolo_line(0, Box(200, 200, 100, 100), 640, 460) + "\n")
+    image = np.full((460, 640, 3), 90, np.uint8)
+    plate = np.full((24, 90, 3), 235, np.uint8)
+    for k in range(7):  # dark strokes on a light plate, turned by 20 degrees inside the box
+        cv2.rectangle(plate, (6 + 12 * k, 5), (12 + 12 * k, 19), (20, 20, 20), -1)
+    turn = cv2.getRotationMatrix2D((45, 12), 20, 1.0)
+    turn[:, 2] += (250 - 45, 250 - 12)
+    cv2.warpAffine(plate, turn, (640, 460), image, borderMode=cv2.BORDER_TRANSPARENT)
+    assert abs(plateocr.level.plate_tilt(image[194:306, 194:306])) >= PORT_CONFIG.tight_min_tilt
     labelled = PlateReader(tiny_model, PORT_CONFIG).candidates(image, photo, tmp_path)
     grown = expand_box(Box(200, 200, 100, 100), PORT_CONFIG.plate_margin, 640, 460)
     assert [(c.source, c.box, c.tightens) for c in labelled] == [
@@ -347,5 +357,10 @@ def test_the_first_box_is_also_read_tight_a_labels_or_the_localisers(tiny_model,
     given = PlateReader(tiny_model, PORT_CONFIG).given_box(image, Box(200, 200, 100, 100))
     assert [(c.source, c.box) for c in given] == [("given", grown), ("given:tight", labelled[1].box)]
     assert PlateReader(tiny_model, replace(PORT_CONFIG, tight_candidates=0)).given_box(image, grown)[1:] == []
+    level = np.full((460, 640, 3), 90, np.uint8)
+    level[238:262, 205:295] = cv2.resize(plate, (90, 24))
+    assert [c.source for c in PlateReader(tiny_model, PORT_CONFIG).given_box(level, Box(200, 200, 100, 100))] == ["given"]
+    assert [c.source for c in PlateReader(tiny_model, replace(PORT_CONFIG, tight_min_tilt=0.0)).given_box(
+        level, Box(200, 200, 100, 100))] == ["given", "given:tight"]
     with pytest.raises(ValueError, match="tight share"):
         replace(PORT_CONFIG, tight_share=0.2).validate()
