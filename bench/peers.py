@@ -230,7 +230,8 @@ class RapidEngine:
         image = read_image(path)
         if labels is None:
             return best_line_reading(rapidocr_lines(self.ocr, image))
-        lines = [line for cand in self.reader.candidates(image, path, labels) if cand.tightens < 0 for line in rapidocr_lines(self.ocr, image, cand.box)]
+        boxes = [cand.box for cand in self.reader.candidates(image, path, labels) if cand.tightens < 0]
+        lines = [line for box in boxes for line in rapidocr_lines(self.ocr, image, box)]
         return best_line_reading(lines)
 
 

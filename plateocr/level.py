@@ -128,11 +128,13 @@ def levelled_views(image: np.ndarray, box: Box, margins: Sequence[tuple[float, f
     return level_plate(image, box, margins).views
 
 
-def level_plate(image: np.ndarray, box: Box, margins: Sequence[tuple[float, float]]) -> Levelled:
-    """``levelled_views`` with the tilt they were cut at."""
+def level_plate(
+    image: np.ndarray, box: Box, margins: Sequence[tuple[float, float]], angle: float | None = None
+) -> Levelled:
+    """``levelled_views`` with the tilt they were cut at; ``angle``: the box's ``plate_tilt`` when already found."""
     if not margins:
         return Levelled(0.0, [])
-    angle = plate_tilt(crop(image, box))
+    angle = plate_tilt(crop(image, box)) if angle is None else angle
     # A best rotation at the search's edge is no level found (a square plate or box turns any way).
     size = level_size(box, angle) if MIN_TILT < abs(angle) < MAX_TILT else None
     if size is None:

@@ -42,13 +42,15 @@ class PlateCandidate:
     ``prior`` (in (0, 1]) multiplies the reading's score when candidates compete, so that
     plate-like text elsewhere in the photo does not win over the box that looks like a plate.
     ``tightens``: the index of the candidate whose box this one is a tighter crop of (-1: none); its
-    answer stands only where it is that candidate's answer too.
+    answer stands only where it is that candidate's answer too. ``tilt``: the plate's turn in the box
+    (``level.plate_tilt``) where it was already found, so that levelling does not search it again.
     """
 
     box: Box
     source: str
     prior: float = 1.0
     tightens: int = -1
+    tilt: float | None = None
 
 
 class PlateReader:
@@ -91,7 +93,7 @@ class PlateReader:
         boxes = [c.box for c in candidates]
         # The Chars74K reader alone reads only the first levelled view: the others need not be cut.
         margins = self.cfg.level_margins if self.whole_plate is not None else self.cfg.level_margins[:1]
-        levelled = [level_plate(image, box, margins) for box in boxes]
+        levelled = [level_plate(image, c.box, margins, c.tilt) for c in candidates]
         chars: list[tuple[Reading | None, float]] = [(None, 0.0)] * len(candidates)
         if self.chars is not None:
             chars = list(self.chars.read([
@@ -193,7 +195,7 @@ class PlateReader:
             return []
         top = max(c.score for c in found)
         h, w = image.shape[:2]
-        boxes = [
+        return [
             PlateCandidate(
                 reading_box(Box(*c.box), self.cfg.plate_margin, w, h),
                 f"localiser:{c.source}",
@@ -201,22 +203,23 @@ class PlateReader:
             )
             for c in found
         ]
-        return boxes
 
     def with_tight_crops(self, image: np.ndarray, candidates: list[PlateCandidate]) -> list[PlateCandidate]:
         """``candidates``, then the first ``cfg.tight_candidates`` of them again shrunk to ``cfg.tight_share``
         about their centre (``tightens``: the index of the box each is cut from).
 
         A label's (or given) box is cut only where its plate is turned by ``cfg.tight_min_tilt`` or more
-        (``level.plate_tilt``): a level plate fills its label's box.
+        (``level.plate_tilt``, kept on the box for its levelling): a level plate fills its label's box.
         """
+        first = candidates[: self.cfg.tight_candidates]
+        first = [c if c.source.startswith("localiser") else replace(c, tilt=plate_tilt(crop(image, c.box))) for c in first]
         tight = [
             (i, c, shrunk_box(c.box, self.cfg.tight_share))
-            for i, c in enumerate(candidates[: self.cfg.tight_candidates])
-            if c.source.startswith("localiser") or abs(plate_tilt(crop(image, c.box))) >= self.cfg.tight_min_tilt
+            for i, c in enumerate(first)
+            if c.tilt is None or abs(c.tilt) >= self.cfg.tight_min_tilt
         ]
-        return candidates + [
-            replace(c, box=box, source=f"{c.source}:tight", tightens=i) for i, c, box in tight if box != c.box
+        return first + candidates[len(first) :] + [
+            replace(c, box=box, source=f"{c.source}:tight", tightens=i, tilt=None) for i, c, box in tight if box != c.box
         ]
 
 
