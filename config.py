@@ -160,6 +160,9 @@ class PlateTrainConfig:
     # Share of the generator's plates drawn as two-row squares where their format has one (None: the
     # generator's own, plategen.DEFAULT_CONFIG); 0.25 was measured and left off (README).
     two_row_share: float | None = None
+    # The narrowest generated plate in pixels (widths are drawn log-uniformly from here up). 40 was
+    # measured and left off (README): fewer real photos read, more of them wrongly.
+    min_plate_width: float = 60.0
     val_samples: int = 1536
     # Held-out plates read by the trained models to calibrate each reader mode's confidence, and the
     # character model used for the "chars" and "both" modes (skipped when it does not exist).
@@ -186,6 +189,8 @@ class PlateTrainConfig:
             raise ValueError(f"levelled share must be in [0, 1], got {self.levelled_share}")
         if self.two_row_share is not None and not 0.0 <= self.two_row_share <= 1.0:
             raise ValueError(f"two-row share must be in [0, 1], got {self.two_row_share}")
+        if not 16.0 <= self.min_plate_width <= 200.0:
+            raise ValueError(f"minimum plate width must be in [16, 200] px, got {self.min_plate_width}")
         if self.val_samples < 16:
             raise ValueError(f"validation samples must be >= 16, got {self.val_samples}")
         if self.calibration_samples < 0:

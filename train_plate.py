@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--two-row-share", type=float, default=d.two_row_share,
                    help="share of generated plates drawn as two-row squares where their format has one "
                    "(default: the generator's own)")
+    p.add_argument("--min-plate-width", type=float, default=d.min_plate_width,
+                   help="narrowest generated plate in pixels (widths drawn log-uniformly from here up)")
     p.add_argument("--val-samples", type=int, default=d.val_samples, help="held-out plates validated on")
     p.add_argument("--chars-model", type=Path, default=d.chars_model,
                    help="Chars74K model used to calibrate the 'chars' and 'both' reader modes (skipped if missing)")
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data, out=args.calibrate or args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
         learning_rate=args.learning_rate, chars74k_share=args.chars74k_share, val_samples=args.val_samples,
         curriculum=args.curriculum, label_smoothing=args.label_smoothing, levelled_share=args.levelled_share,
-        two_row_share=args.two_row_share,
+        two_row_share=args.two_row_share, min_plate_width=args.min_plate_width,
         max_seconds=args.max_seconds, chars_model=args.chars_model, calibration_samples=args.calibration_samples,
     )
     try:

@@ -138,6 +138,7 @@ KINDS: dict[str, Perturbation] = {
     "persp0.5": in_perspective(0.5),
     "rot-15+persp0.3": chained(turned(-15.0), in_perspective(0.3)),
     "small0.6": scaled(0.6),
+    "small0.45": scaled(0.45),
     "blur1.0": blurred(1.0),
     "blur1.5": blurred(1.5),
     "jpeg20": compressed(20),

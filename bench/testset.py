@@ -21,7 +21,8 @@ in both style families, without Chars74K glyphs (those are training data):
 * ``foreign``: French, Italian, German, Portuguese, British, ``NNNN`` + vowels and old Spanish
   provincial plates, named by index (``0001.jpg``), the printed text in the manifest's ``truth``;
 * ``none``: photos without a plate (a sign, grille, road or noise patch where one could be),
-  named by index, with no label file.
+  named by index, with no label file;
+* ``small``: Spanish plates 30-75 px wide (a far car) on the same canvases, named ``<PLATE>.jpg``.
 
 Each subset has its own random stream (``[seed, subset number]``), so adding one changes no other.
 
@@ -175,13 +176,18 @@ def write_testset(out_dir: Path, count: int = DEFAULT_COUNT, seed: int = DEFAULT
 # Subsets (plateocr.plategen scenes)
 # --------------------------------------------------------------------------------------------
 
-SUBSETS: tuple[str, ...] = ("tilted", "two_row", "foreign", "none")
+# New subsets go last: each draws from its own stream ``[seed, its index + 1]``, so the others stay as they were.
+SUBSETS: tuple[str, ...] = ("tilted", "two_row", "foreign", "none", "small")
 DEFAULT_SUBSET_COUNT = 120
+# Subsets of Spanish plates, whose images are named by their plate.
+NAMED_BY_PLATE = ("tilted", "two_row", "small")
 SUBSET_TILT = (15.0, 30.0)
 # The foreign subset: six foreign formats and old Spanish plates, one seventh each.
 FOREIGN_CONFIG = GenConfig(kind_weights={"foreign": 6.0, "spanish_old": 1.0})
 # Subset plates stay narrower than the main set's so that a 30-degree turn still fits the canvas.
 SUBSET_WIDTH_SHARE = 0.55
+# The small subset: Spanish plates this many pixels wide (log-uniform) on any canvas, a far car in a photo.
+SMALL_PLATE_WIDTH = (30.0, 75.0)
 
 
 @dataclass(frozen=True)
@@ -211,6 +217,9 @@ def draw_subset_scene(rng: np.random.Generator, subset: str) -> SubsetScene:
         scene = sample_scene(rng, family=family, canvas=size, plate_width=width, config=FOREIGN_CONFIG)
     elif subset == "none":
         scene = sample_scene(rng, family=family, kind="none", canvas=size, plate_width=width)
+    elif subset == "small":
+        width = math.exp(rng.uniform(*np.log(SMALL_PLATE_WIDTH)))
+        scene = sample_scene(rng, family=family, layout="es", canvas=size, plate_width=width)
     else:
         raise ValueError(f"unknown subset {subset!r}; choose from {list(SUBSETS)}")
     return SubsetScene(scene, canvas, width)
@@ -223,7 +232,7 @@ def generate_subset(subset: str, count: int, seed: int) -> list[SubsetScene]:
     drawn: list[SubsetScene] = []
     while len(drawn) < count:
         item = draw_subset_scene(rng, subset)
-        named_by_plate = subset in ("tilted", "two_row")
+        named_by_plate = subset in NAMED_BY_PLATE
         if named_by_plate and item.scene.text in seen:
             continue
         seen.add(item.scene.text)
@@ -244,7 +253,7 @@ def write_subset(out_dir: Path, subset: str, count: int = DEFAULT_SUBSET_COUNT, 
     for index, item in enumerate(generate_subset(subset, count, seed), start=1):
         scene = item.scene
         height, width = scene.image.shape[:2]
-        stem = scene.text if subset in ("tilted", "two_row") else f"{index:04d}"
+        stem = scene.text if subset in NAMED_BY_PLATE else f"{index:04d}"
         ok, data = cv2.imencode(".jpg", scene.image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:
             raise OSError(f"cannot encode {subset} scene {stem} as JPEG")

@@ -11,7 +11,8 @@ Reads, with and without labels, every set there is:
   any answer there is a phantom);
 - the generated test set (``bench/testset.py``, seed 2026, never trained on): ``generated``
   (``make_scene``, the character trainer's renderer) and its subsets ``tilted``, ``two_row``
-  (plategen, Spanish), ``foreign`` and ``none`` (any answer is a phantom).
+  (plategen, Spanish), ``foreign`` and ``none`` (any answer is a phantom), and ``small`` (Spanish
+  plates 30-75 px wide).
 
 Each image is read once with both readers; the three reader modes (``chars``, ``plate``,
 ``both``) are then decided from that same evidence, each with its own calibration, exactly as
@@ -45,7 +46,7 @@ from plateocr.recognize import PlateReader, decide  # noqa: E402
 
 log = logging.getLogger("trust")
 
-SUBSETS = ("tilted", "two_row", "foreign", "none")
+SUBSETS = ("tilted", "two_row", "foreign", "none", "small")
 
 
 @dataclass(frozen=True)

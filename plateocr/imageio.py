@@ -1,4 +1,8 @@
-"""Reading photos safely: any 8/16-bit, grey/colour/alpha image as 8-bit BGR, EXIF orientation applied."""
+"""Reading photos safely: any 8/16-bit, grey/colour/alpha image as 8-bit BGR, EXIF orientation applied.
+
+OpenCV decodes the common formats; Pillow decodes HEIF/HEIC, what phones save by default (through
+``pillow-heif``'s libheif, registered here as Pillow's opener), and AVIF (Pillow's own plugin).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+import pillow_heif
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from plateocr.errors import ImageTooLargeError, InputError, UnsupportedImageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif")
+# Formats (as Pillow names them) that OpenCV cannot decode: Pillow decodes them.
+PILLOW_FORMATS = ("HEIF", "AVIF")
+pillow_heif.register_heif_opener()
 # Larger images are refused before decoding (a 20,000 x 20,000 header would need 1.2 GB).
 MAX_PIXELS = 80_000_000
 
@@ -41,6 +49,18 @@ def image_size(data: bytes, name: str) -> tuple[int, int]:
         UnsupportedImageError: not an image format Pillow knows.
         ImageTooLargeError: Pillow's decompression-bomb limit.
     """
+    width, height, _ = _probe(data, name)
+    return width, height
+
+
+def _probe(data: bytes, name: str) -> tuple[int, int, str]:
+    """``(width, height, format)`` from the image's header (``image_size``), the format as Pillow names it.
+
+    Raises:
+        InputError: empty data, or a file whose structure is broken.
+        UnsupportedImageError: not an image format Pillow knows.
+        ImageTooLargeError: Pillow's decompression-bomb limit.
+    """
     if not data:
         raise InputError(f"{name}: empty file")
     try:
@@ -49,6 +69,7 @@ def image_size(data: bytes, name: str) -> tuple[int, int]:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as probe:
                 width, height = probe.size
+                kind = probe.format or ""
                 # Structure and checksums (PNG chunk CRCs) checked before a C decoder prints its complaints.
                 probe.verify()
     except Image.DecompressionBombError as exc:
@@ -57,7 +78,7 @@ def image_size(data: bytes, name: str) -> tuple[int, int]:
         raise UnsupportedImageError(f"{name}: not a readable image ({exc.__class__.__name__})") from exc
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as exc:
         raise InputError(f"{name}: not a readable image ({exc.__class__.__name__})") from exc
-    return width, height
+    return width, height, kind
 
 
 def decode_image(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -67,13 +88,26 @@ def decode_image(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> np.nda
         InputError: empty, not an image (``UnsupportedImageError``), truncated, too small,
             or more than ``max_pixels`` pixels (``ImageTooLargeError``).
     """
-    width, height = image_size(data, name)
+    width, height, kind = _probe(data, name)
     if width * height > max_pixels:
         raise ImageTooLargeError(f"{name}: image too large ({width}x{height} pixels, limit {max_pixels:,})")
-    # IMREAD_COLOR gives 8-bit BGR from grey, alpha and 16-bit files and applies EXIF orientation.
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if kind in PILLOW_FORMATS:
+        image = _pillow_decode(data)
+    else:
+        # IMREAD_COLOR gives 8-bit BGR from grey, alpha and 16-bit files and applies EXIF orientation.
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.size == 0:
         raise InputError(f"{name}: cannot decode image data (truncated or corrupt)")
     if min(image.shape[:2]) < 8:
         raise InputError(f"{name}: image too small ({image.shape[1]}x{image.shape[0]} pixels)")
     return image
+
+
+def _pillow_decode(data: bytes) -> np.ndarray | None:
+    """8-bit BGR pixels of an image Pillow decodes (HEIF, AVIF), EXIF orientation applied; None when it cannot."""
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            upright = ImageOps.exif_transpose(opened).convert("RGB")
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error):
+        return None
+    return cv2.cvtColor(np.asarray(upright), cv2.COLOR_RGB2BGR)

@@ -181,7 +181,8 @@ def default_sampler(cfg: PlateTrainConfig) -> Sampler:
     from plateocr.platemix import training_sampler
 
     return training_sampler(
-        cfg.data_dir, cfg.chars74k_share, cfg.families, levelled_share=cfg.levelled_share, two_row_share=cfg.two_row_share
+        cfg.data_dir, cfg.chars74k_share, cfg.families, levelled_share=cfg.levelled_share, two_row_share=cfg.two_row_share,
+        min_width=cfg.min_plate_width,
     )
 
 

@@ -14,12 +14,14 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from test_recognize_cli import GOOD, results_lines, write_photo
 
 import recognize_plates
 from config import CLASSES, SPANISH_PLATE
 from plateocr.annotate import annotate, save_crop
-from plateocr.errors import SetupError
+from plateocr.errors import InputError, SetupError
+from plateocr.imageio import decode_image
 from plateocr.inputs import collect_inputs, folder_images, printable, unique_names
 from plateocr.plates import Box
 from conftest import PORT_FLAGS
@@ -34,7 +36,10 @@ OTHER = "8093MWX"
 
 def touch_image(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), np.zeros((16, 16, 3), np.uint8))
+    if path.suffix.lower() == ".heic":  # OpenCV writes no HEIC; Pillow does through pillow-heif
+        Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(path, format="HEIF")
+    else:
+        cv2.imwrite(str(path), np.zeros((16, 16, 3), np.uint8))
     return path
 
 
@@ -55,14 +60,14 @@ def leftovers(folder: Path) -> list[str]:
 
 
 def test_folder_images_are_sorted_skip_hidden_and_non_images_and_recurse_on_request(tmp_path):
-    for rel in ("b.jpg", "a.PNG", "c.webp", "d.tif", "e.bmp", "f.jpeg", "sub/z.jpg", "sub/deeper/y.png"):
+    for rel in ("b.jpg", "a.PNG", "c.webp", "d.tif", "e.bmp", "f.jpeg", "g.HEIC", "sub/z.jpg", "sub/deeper/y.png"):
         touch_image(tmp_path / rel)
     (tmp_path / "notes.txt").write_text("x")
     touch_image(tmp_path / ".hidden.jpg")
     touch_image(tmp_path / ".cache" / "x.jpg")
-    assert names(folder_images(tmp_path), tmp_path) == ["a.PNG", "b.jpg", "c.webp", "d.tif", "e.bmp", "f.jpeg"]
+    assert names(folder_images(tmp_path), tmp_path) == ["a.PNG", "b.jpg", "c.webp", "d.tif", "e.bmp", "f.jpeg", "g.HEIC"]
     assert names(folder_images(tmp_path, recursive=True), tmp_path) == [
-        "a.PNG", "b.jpg", "c.webp", "d.tif", "e.bmp", "f.jpeg", "sub/deeper/y.png", "sub/z.jpg",
+        "a.PNG", "b.jpg", "c.webp", "d.tif", "e.bmp", "f.jpeg", "g.HEIC", "sub/deeper/y.png", "sub/z.jpg",
     ]  # fmt: skip
 
 
@@ -362,3 +367,22 @@ def test_min_confidence_leaves_uncertain_readings_empty_but_keeps_them_in_json(t
     if permissive["reading"] and permissive["confidence"] < 1.0:
         assert strict["reading"] == "" and strict["uncertain_reading"] == permissive["reading"]
     assert recognize_plates.main([str(images), "--min-confidence", "1.5", "-q"]) == 2
+
+
+def test_a_heic_photo_decodes_like_its_source_and_turns_as_its_orientation_says():
+    """HEIC (what phones save) is decoded by pillow-heif: the same pixels within its compression, and a
+    stored orientation applied, as EXIF orientation is for JPEG."""
+    rng = np.random.default_rng(4)
+    source = cv2.GaussianBlur(rng.integers(0, 256, (120, 200, 3), dtype=np.uint8), (0, 0), 3)
+    source[:12, :24] = 255
+    plain, turned = io.BytesIO(), io.BytesIO()
+    Image.fromarray(source[..., ::-1]).save(plain, format="HEIF", quality=95)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # displayed turned 90 degrees clockwise
+    Image.fromarray(source[..., ::-1]).save(turned, format="HEIF", quality=95, exif=exif.tobytes())
+    decoded = decode_image(plain.getvalue(), "plain.heic")
+    assert decoded.shape == source.shape and np.abs(decoded.astype(int) - source).mean() < 4
+    upright = decode_image(turned.getvalue(), "turned.heic")
+    np.testing.assert_allclose(upright.astype(int), np.rot90(source, -1).astype(int), atol=40)
+    with pytest.raises(InputError, match="cut.heic"):
+        decode_image(plain.getvalue()[:2000], "cut.heic")

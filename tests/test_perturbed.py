@@ -25,7 +25,7 @@ def _bounds_of_white(image: np.ndarray) -> tuple[int, int, int, int]:
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
-@pytest.mark.parametrize("kind", ["rot+12", "rot-18", "rot+25", "persp0.5", "rot-15+persp0.3", "small0.6"])
+@pytest.mark.parametrize("kind", ["rot+12", "rot-18", "rot+25", "persp0.5", "rot-15+persp0.3", "small0.6", "small0.45"])
 def test_the_plate_box_follows_the_plate(kind: str) -> None:
     """Turned, in perspective or scaled, the box returned bounds the plate where it now is."""
     photo, box = _photo_with_block()

@@ -250,7 +250,7 @@ def test_subsets_are_written_apart_named_and_labelled(tmp_path: Path) -> None:
             assert labels == [] and all(row["truth"] == "" and row["kind"] == "none" for row in rows)
         else:
             assert labels == sorted(Path(name).stem for name in images)
-        if subset in ("tilted", "two_row"):
+        if subset in testset.NAMED_BY_PLATE:
             assert all(
                 config.SPANISH_PLATE.match(row["truth"]) and row["file"] == row["truth"] + ".jpg" for row in rows
             )
@@ -258,6 +258,9 @@ def test_subsets_are_written_apart_named_and_labelled(tmp_path: Path) -> None:
             assert all(15.0 <= abs(float(row["tilt"])) <= 30.0 for row in rows)
         if subset == "two_row":
             assert {row["layout"] for row in rows} == {"es_two_rows"}
+        if subset == "small":
+            assert {row["layout"] for row in rows} == {"es"}
+            assert all(lo <= float(row["plate_width"]) <= hi for row in rows for lo, hi in [testset.SMALL_PLATE_WIDTH])
         if subset == "foreign":
             assert all(
                 row["kind"] in ("foreign", "spanish_old") and not config.SPANISH_PLATE.match(row["truth"])

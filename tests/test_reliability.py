@@ -9,6 +9,7 @@ Most image-level cases share one end-to-end run of ``recognize_plates.py`` in a 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pillow_heif
 import pytest
 from conftest import PORT_FLAGS, REPO_ROOT, draw_plate
 from PIL import Image
@@ -82,9 +84,18 @@ def exif_rotated(orientation: int) -> Callable[[Path, Photo], None]:
         stored = np.ascontiguousarray(np.rot90(rgb(photo), ROTATION_FOR_ORIENTATION[orientation]))
         exif = Image.Exif()
         exif[EXIF_ORIENTATION] = orientation
-        save_pil(path, stored, exif=exif, quality=95)
+        save_pil(path, stored, exif=exif.tobytes(), quality=95)  # bytes: pillow-heif drops an Exif object
 
     return write
+
+
+pillow_heif.register_heif_opener()  # Pillow writes the HEIC cases through it
+
+
+def heif_bytes(photo: Photo) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb(photo)).save(buffer, format="HEIF", quality=95)
+    return buffer.getvalue()
 
 
 def corrupt_png_data(path: Path, photo: Photo) -> None:
@@ -151,6 +162,11 @@ CASES = [
     Case("exif_rotate_90.jpg", exif_rotated(6), LABEL),
     Case("exif_rotate_180.jpg", exif_rotated(3), LABEL),
     Case("exif_rotate_270.jpg", exif_rotated(8), LABEL),
+    # Phone formats: HEIC (decoded by pillow-heif's libheif, its orientation applied) and AVIF.
+    Case("phone.heic", lambda p, ph: p.write_bytes(heif_bytes(ph)), LABEL),
+    Case("phone_rotate_90.heic", exif_rotated(6), LABEL),
+    Case("phone_avif.avif", lambda p, ph: save_pil(p, rgb(ph), quality=95), LABEL),
+    Case("truncated_phone.heic", lambda p, ph: p.write_bytes(heif_bytes(ph)[:3000]), "truncated or corrupt|not a readable"),
     # Nothing to read.
     Case("plate_free.png", lambda p, ph: cv2.imwrite(str(p), textured(2)), ANY, label=None),
     Case("noise.png", lambda p, ph: cv2.imwrite(str(p), np.random.default_rng(3).integers(0, 256, (300, 300, 3),
