@@ -61,6 +61,21 @@ def test_every_good_photo_reads_as_with_the_cli(plate_service, scene_photos, tin
             assert record["name"] == (photo.stem if name else "upload")
 
 
+def test_a_heic_upload_reads_as_the_cli_reads_the_file(plate_service, scene_photos, tiny_model, tmp_path):
+    """Phones upload HEIC: the service decodes it as the CLI does (the same record, bar names and timings)."""
+    import pillow_heif
+    from PIL import Image
+
+    pillow_heif.register_heif_opener()
+    photo = tmp_path / f"{scene_photos[0].stem}.heic"
+    Image.open(scene_photos[0]).convert("RGB").save(photo, format="HEIF", quality=95)
+    expected = cli_records(tiny_model, [photo], tmp_path)[photo.stem]
+    answer = read_photo(plate_service.url, photo.read_bytes(), name=photo.name)
+    assert answer.status == 200, answer.body
+    (record,) = answer.json()["results"]
+    assert record["error"] is None and without(record) == without(expected)
+
+
 def test_a_given_box_skips_the_localiser(plate_service, scene_photos):
     image = cv2.imread(str(scene_photos[0]))
     h, w = image.shape[:2]

@@ -63,3 +63,28 @@ def test_an_uploaded_photo_shows_its_reading(plate_service, scene_photos, browse
     assert browser.find_element(By.ID, "problem").text == ""
     console = [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"] if hasattr(browser, "get_log") else []
     assert not console, console
+
+
+def test_a_heic_photo_is_read_even_where_the_browser_cannot_show_it(plate_service, scene_photos, browser, tmp_path):
+    """Phones save HEIC, which Chromium cannot draw: the page still sends it and shows the service's reading."""
+    import pillow_heif
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    pillow_heif.register_heif_opener()
+    photo = tmp_path / f"{scene_photos[0].stem}.heic"
+    Image.open(scene_photos[0]).convert("RGB").save(photo, format="HEIF", quality=95)
+    expected = read_photo(plate_service.url, photo.read_bytes(), name=photo.name).json()["results"][0]
+    assert expected["error"] is None
+
+    browser.get(plate_service.url + "/")
+    assert ".heic" in browser.find_element(By.ID, "files").get_attribute("accept")
+    browser.find_element(By.ID, "key").send_keys(API_KEY)
+    browser.find_element(By.ID, "files").send_keys(str(photo))
+    card = WebDriverWait(browser, 60).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, ".result[data-reading], .result[data-error]")
+    )
+    assert card.get_attribute("data-error") is None, card.get_attribute("data-error")
+    assert card.get_attribute("data-reading") == expected["reading"]
+    assert photo.name in card.text
