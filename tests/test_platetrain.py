@@ -317,3 +317,8 @@ def test_min_plate_width_sets_how_small_the_generated_plates_get(family: str):
     assert np.median(small) < np.median(own) < np.median(large)
     with pytest.raises(ValueError, match="minimum plate width"):
         quick(Path("x.h5"), min_plate_width=8.0).validate()
+
+
+def test_the_script_passes_the_minimum_plate_width_on(tmp_path, capsys):
+    assert train_plate.main(["--out", str(tmp_path / "x.h5"), "--min-plate-width", "8", "-q"]) == 2
+    assert "minimum plate width must be in [16, 200] px, got 8.0" in capsys.readouterr().err
