@@ -44,9 +44,11 @@ from plateocr.imageio import read_image  # noqa: E402
 from plateocr.platereader import load_calibration  # noqa: E402
 from plateocr.recognize import PlateReader, decide  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from testset import SUBSETS  # noqa: E402 - bench/testset.py writes them (``bench`` is bench/bench.py)
+
 log = logging.getLogger("trust")
 
-SUBSETS = ("tilted", "two_row", "foreign", "none", "small")
 
 
 @dataclass(frozen=True)

@@ -61,14 +61,20 @@ def test_every_good_photo_reads_as_with_the_cli(plate_service, scene_photos, tin
             assert record["name"] == (photo.stem if name else "upload")
 
 
-def test_a_heic_upload_reads_as_the_cli_reads_the_file(plate_service, scene_photos, tiny_model, tmp_path):
-    """Phones upload HEIC: the service decodes it as the CLI does (the same record, bar names and timings)."""
+def heic_copy(photo: Path, folder: Path) -> Path:
+    """``photo`` saved as HEIC (what phones save) in ``folder``, under the same stem."""
     import pillow_heif
     from PIL import Image
 
     pillow_heif.register_heif_opener()
-    photo = tmp_path / f"{scene_photos[0].stem}.heic"
-    Image.open(scene_photos[0]).convert("RGB").save(photo, format="HEIF", quality=95)
+    out = folder / f"{photo.stem}.heic"
+    Image.open(photo).convert("RGB").save(out, format="HEIF", quality=95)
+    return out
+
+
+def test_a_heic_upload_reads_as_the_cli_reads_the_file(plate_service, scene_photos, tiny_model, tmp_path):
+    """Phones upload HEIC: the service decodes it as the CLI does (the same record, bar names and timings)."""
+    photo = heic_copy(scene_photos[0], tmp_path)
     expected = cli_records(tiny_model, [photo], tmp_path)[photo.stem]
     answer = read_photo(plate_service.url, photo.read_bytes(), name=photo.name)
     assert answer.status == 200, answer.body

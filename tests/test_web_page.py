@@ -17,7 +17,7 @@ pytest.importorskip("fastapi", reason="pip install -r requirements-serve.txt")
 pytest.importorskip("selenium", reason="pip install -r requirements-serve.txt")
 
 from plateocr.devtools import browser_missing, chromium  # noqa: E402
-from test_serve import read_photo  # noqa: E402
+from test_serve import heic_copy, read_photo  # noqa: E402
 
 
 @pytest.fixture
@@ -33,14 +33,13 @@ def browser(tmp_path):
     driver.quit()
 
 
-def test_an_uploaded_photo_shows_its_reading(plate_service, scene_photos, browser):
+def upload(browser, url: str, photo) -> object:
+    """Open the page, give the key, pick ``photo``; the result card once the service's answer is shown,
+    checked to hold no error."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    photo = scene_photos[0]
-    expected = read_photo(plate_service.url, photo.read_bytes(), name=photo.name).json()["results"][0]
-
-    browser.get(plate_service.url + "/")
+    browser.get(url + "/")
     assert "plateocr" in browser.title
     browser.find_element(By.ID, "key").send_keys(API_KEY)
     browser.find_element(By.ID, "files").send_keys(str(photo))
@@ -48,6 +47,16 @@ def test_an_uploaded_photo_shows_its_reading(plate_service, scene_photos, browse
         lambda d: d.find_element(By.CSS_SELECTOR, ".result[data-reading], .result[data-error]")
     )
     assert card.get_attribute("data-error") is None, card.get_attribute("data-error")
+    return card
+
+
+def test_an_uploaded_photo_shows_its_reading(plate_service, scene_photos, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    photo = scene_photos[0]
+    expected = read_photo(plate_service.url, photo.read_bytes(), name=photo.name).json()["results"][0]
+    card = upload(browser, plate_service.url, photo)
     assert card.get_attribute("data-reading") == expected["reading"]
     shown = card.find_element(By.CLASS_NAME, "reading").text
     assert shown == (expected["reading"] or "no reading")
@@ -67,24 +76,12 @@ def test_an_uploaded_photo_shows_its_reading(plate_service, scene_photos, browse
 
 def test_a_heic_photo_is_read_even_where_the_browser_cannot_show_it(plate_service, scene_photos, browser, tmp_path):
     """Phones save HEIC, which Chromium cannot draw: the page still sends it and shows the service's reading."""
-    import pillow_heif
-    from PIL import Image
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    pillow_heif.register_heif_opener()
-    photo = tmp_path / f"{scene_photos[0].stem}.heic"
-    Image.open(scene_photos[0]).convert("RGB").save(photo, format="HEIF", quality=95)
+    photo = heic_copy(scene_photos[0], tmp_path)
     expected = read_photo(plate_service.url, photo.read_bytes(), name=photo.name).json()["results"][0]
     assert expected["error"] is None
-
-    browser.get(plate_service.url + "/")
+    card = upload(browser, plate_service.url, photo)
     assert ".heic" in browser.find_element(By.ID, "files").get_attribute("accept")
-    browser.find_element(By.ID, "key").send_keys(API_KEY)
-    browser.find_element(By.ID, "files").send_keys(str(photo))
-    card = WebDriverWait(browser, 60).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, ".result[data-reading], .result[data-error]")
-    )
-    assert card.get_attribute("data-error") is None, card.get_attribute("data-error")
     assert card.get_attribute("data-reading") == expected["reading"]
     assert photo.name in card.text
