@@ -89,7 +89,7 @@ def batch_sequence(
     return FreshPlates()
 
 
-def build_plate_model(cfg: PlateModelConfig) -> object:
+def build_plate_model(cfg: PlateModelConfig, precision: str = "float32") -> object:
     """A small convolutional stack read out by attention: each output slot asks the plate for its character.
 
     The strided first convolution and three poolings (the last one halves the height only) leave a
@@ -99,7 +99,21 @@ def build_plate_model(cfg: PlateModelConfig) -> object:
     across slots is what lets a character learned in one position be read in any other, so two-row,
     tilted and off-centre plates need no segmentation and far fewer training plates than one
     dense layer per slot (measured in the README).
+
+    ``precision`` is the Keras dtype policy of its layers ("mixed_bfloat16": bfloat16 arithmetic on
+    float32 weights, but the shared classifier in float32; the loss is computed in float32).
     """
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        return _plate_model(cfg)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _plate_model(cfg: PlateModelConfig) -> object:
     import keras
     from keras import layers
 
@@ -131,9 +145,21 @@ def build_plate_model(cfg: PlateModelConfig) -> object:
     hidden = layers.Dense(2 * dim, activation="relu", name="feed")(q)
     q = layers.LayerNormalization(name="feed_norm")(layers.Add(name="feed_add")([q, layers.Dense(dim, name="feed_out")(hidden)]))
     q = layers.Dropout(0.1, name="dropout")(q)
-    x = layers.Dense(len(cfg.alphabet), name="classes")(q)
+    # The classifier computes in float32 whatever the precision (PlateTrainConfig.precision).
+    x = layers.Dense(len(cfg.alphabet), name="classes", dtype="float32")(q)
     outputs = layers.Reshape((cfg.slots, len(cfg.alphabet)), name="logits")(x)
     return keras.Model(inputs, outputs, name="plate_reader")
+
+
+def float32_copy(model: object, cfg: PlateModelConfig) -> object:
+    """The trained model in float32 arithmetic: what is validated, saved and exported (ONNX Runtime
+    has no bfloat16 kernels for most of its layers). The weights are float32 already; a float32
+    model is returned as it is."""
+    if all(layer.dtype_policy.compute_dtype == "float32" for layer in model.layers):
+        return model
+    copy = build_plate_model(cfg)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 @dataclass
@@ -201,7 +227,7 @@ def train_plate_reader(cfg: PlateTrainConfig, sampler: Sampler | None = None) ->
 
     # The weights are drawn first, before anything else can touch a global random state.
     mcfg = cfg.model
-    model = build_plate_model(mcfg)
+    model = build_plate_model(mcfg, cfg.precision)
     cv2.setNumThreads(1)
     sampler = sampler or default_sampler(cfg)
     started = time.perf_counter()
@@ -236,6 +262,7 @@ def train_plate_reader(cfg: PlateTrainConfig, sampler: Sampler | None = None) ->
     )
     seconds = time.perf_counter() - started
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+    model = float32_copy(model, mcfg)
     logits = np.asarray(model.predict(x_val, batch_size=256, verbose=0))
     plate_acc, char_acc = plate_metrics(y_val, logits)
     temperature = fit_temperature(logits, y_val)

@@ -56,6 +56,47 @@ def test_same_seed_same_weights_other_seed_others(tmp_path):
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
 
 
+def test_bfloat16_training_saves_a_float32_model_apart_from_float32_training(tmp_path):
+    import keras
+
+    train_plate_reader(quick(tmp_path / "bf.h5", precision="mixed_bfloat16"))
+    train_plate_reader(quick(tmp_path / "f32.h5", precision="float32"))
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left as it was
+    saved = keras.models.load_model(tmp_path / "bf.h5", compile=False)
+    assert {layer.dtype_policy.compute_dtype for layer in saved.layers} == {"float32"}
+    meta = json.loads((tmp_path / "bf.json").read_text(encoding="utf-8"))
+    assert meta["config"]["precision"] == "mixed_bfloat16" and meta["onnx"]["max_abs_diff"] <= 1e-4
+    # Same seed, same initial weights, other arithmetic: the trained weights part.
+    other = keras.models.load_model(tmp_path / "f32.h5", compile=False)
+    bf, f32 = saved.get_weights(), other.get_weights()
+    assert [w.shape for w in bf] == [w.shape for w in f32] and not all(np.array_equal(x, y) for x, y in zip(bf, f32))
+
+
+def test_the_float32_copy_of_a_bfloat16_model_computes_what_it_computes():
+    from config import PlateModelConfig
+    from plateocr.platetrain import build_plate_model, float32_copy
+
+    cfg = PlateModelConfig()
+    mixed = build_plate_model(cfg, "mixed_bfloat16")
+    assert mixed.get_layer("conv1").compute_dtype == "bfloat16" and mixed.get_layer("classes").compute_dtype == "float32"
+    copy = float32_copy(mixed, cfg)
+    assert copy is not mixed and copy.get_layer("conv1").compute_dtype == "float32"
+    assert all(np.array_equal(a, b) for a, b in zip(mixed.get_weights(), copy.get_weights()))
+    x = np.random.default_rng(3).random((4, cfg.height, cfg.width, 1), dtype=np.float32)
+    ours, theirs = np.asarray(copy(x, training=False)), np.asarray(mixed(x, training=False)).astype(np.float32)
+    assert ours.dtype == np.float32
+    assert np.allclose(ours, theirs, atol=0.05 * float(np.abs(ours).max())) and not np.array_equal(ours, theirs)
+    assert float32_copy(copy, cfg) is copy
+
+
+def test_precision_is_validated(tmp_path, capsys):
+    with pytest.raises(ValueError, match="precision"):
+        quick(tmp_path / "x.h5", precision="float16").validate()
+    with pytest.raises(SystemExit):
+        train_plate.main(["--out", str(tmp_path / "x.h5"), "--precision", "float16", "-q"])
+    assert "--precision" in capsys.readouterr().err
+
+
 def test_every_epoch_draws_fresh_plates_in_worker_threads(tmp_path, monkeypatch):
     import threading
 
