@@ -50,7 +50,6 @@ from testset import SUBSETS  # noqa: E402 - bench/testset.py writes them (``benc
 log = logging.getLogger("trust")
 
 
-
 @dataclass(frozen=True)
 class Item:
     """One image to read: its set, its truth ("" where no Spanish plate is shown) and its label folder."""
