@@ -226,14 +226,15 @@ class RecognizeConfig:
     # Plate candidates the localiser proposes; all are read and the most confident wins.
     max_candidates: int = 5
     # The first ``tight_candidates`` boxes (the localiser's best; a label's around a turned plate, below)
-    # are also read shrunk about their centre to ``tight_share`` of their width and height: the localiser's
-    # boxes reach past the plate (a plate grown around its text, then a margin), an upright box around a
-    # turned plate holds much besides it, and the readers read a plate surely only in a box that it fills.
-    # The tight crop answers only what its box answers (recognize.decide). Measured (README): test6's Spanish
-    # photos perturbed (bench/perturbed.py) 251 / 229 -> 255 / 235 of 294 right (labels / none), wrong 2 / 1
-    # as before; the generated tilted set with labels 61 -> 71.
+    # are also read shrunk about their centre to each of ``tight_shares`` of their width and height: the
+    # localiser's boxes reach past the plate (a plate grown around its text, then a margin), an upright box
+    # around a turned plate holds much besides it, and the readers read a plate surely only in a box that it
+    # fills. A tight crop answers only what its box, or another crop of it, answers (decode.confirmed_crops).
+    # Measured (README): test6's Spanish photos perturbed (bench/perturbed.py) 251 / 229 -> 255 / 235 of 294
+    # right (labels / none) with one crop (0.8), 256 / 243 with two, wrong 2 / 1 throughout; the generated
+    # tilted set with labels 61 -> 71 -> 75; one phantom more on test6's other photos without labels (0 -> 1).
     tight_candidates: int = 1
-    tight_share: float = 0.8
+    tight_shares: tuple[float, ...] = (0.8, 0.7)
     # A label's box is read tight only where its plate is turned by this many degrees or more
     # (plateocr.level.plate_tilt): a level plate fills its label's box, and its tight crop would only cost
     # time (about 17 ms an image). Of test6's 117 label boxes, 24 are turned by 8 degrees or more.
@@ -283,8 +284,8 @@ class RecognizeConfig:
             raise ValueError(f"max candidates must be in [1, 50], got {self.max_candidates}")
         if not 0 <= self.tight_candidates <= self.max_candidates:
             raise ValueError(f"tight candidates must be in [0, max candidates], got {self.tight_candidates}")
-        if not 0.5 <= self.tight_share <= 1.0:
-            raise ValueError(f"tight share must be in [0.5, 1], got {self.tight_share}")
+        if not all(0.5 <= share <= 1.0 for share in self.tight_shares):
+            raise ValueError(f"tight shares must be in [0.5, 1], got {list(self.tight_shares)}")
         if not 0.0 <= self.tight_min_tilt <= 90.0:
             raise ValueError(f"tight min tilt must be in [0, 90] degrees, got {self.tight_min_tilt}")
         if not 32 <= self.plate_height <= 512:

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from config import CLASSES, PLATE_LENGTH, PreprocessConfig, RecognizeConfig
-from plateocr.decode import Decoded, Reading, box_prior, decode_plate, variant_weight, vote
+from plateocr.decode import Decoded, Reading, box_prior, confirmed_crops, decode_plate, variant_weight, vote
 from plateocr.errors import SetupError
 from plateocr.filters import filter_bank
 from plateocr.onnxrt import OnnxModel, onnx_path, sidecar_path
@@ -155,13 +155,14 @@ def best_candidate(
 ) -> tuple[Reading, int]:
     """The port's choice among candidate boxes: the vote whose agreeing variants weigh most, times its prior.
 
-    ``tightens[i]`` >= 0: box ``i`` is a tighter crop of that box and counts only where it reads the same.
+    ``tightens[i]`` >= 0: box ``i`` is a tighter crop of that box and counts only where it, or another
+    crop of it, reads the same (``decode.confirmed_crops``).
     """
     votes = [candidate_vote(variants) for variants in decoded]
+    confirmed = confirmed_crops([reading.text for reading, _ in votes], tightens)
     best, best_index, best_score = Reading.empty(), -1, -1.0
     for index, (reading, score) in enumerate(votes):
-        parent = tightens[index] if tightens else -1
-        if parent >= 0 and reading.text != votes[parent][0].text:
+        if not confirmed[index]:
             continue
         if score * priors[index] > best_score:
             best, best_index, best_score = reading, index, score * priors[index]

@@ -55,6 +55,22 @@ class Reading:
         return Reading("", 0.0, (), 0)
 
 
+def confirmed_crops(texts: list[str], tightens: list[int] | None) -> list[bool]:
+    """Which boxes' readings may stand: a box cut tighter from another (``tightens[i]`` >= 0, its index)
+    stands only where its box, or another tight crop of that box, reads the same.
+
+    Reading one plate several times must not give a wrong answer several chances: a crop's reading
+    needs a second read of the same plate behind it. Boxes cut from no other always stand.
+    """
+    parents = tightens or [-1] * len(texts)
+    return [
+        parent < 0
+        or text == texts[parent]
+        or any(j != i and other == parent and texts[j] == text for j, other in enumerate(parents))
+        for i, (text, parent) in enumerate(zip(texts, parents))
+    ]
+
+
 def constrain(probs: np.ndarray) -> np.ndarray:
     """Per-position probabilities restricted to the allowed classes and renormalised."""
     masked = probs * MASKS

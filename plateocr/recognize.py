@@ -14,7 +14,7 @@ from config import SPANISH_PLATE, RecognizeConfig
 from plateocr.arbitrate import Verdict, arbitrate
 from plateocr.calibrate import Platt
 from plateocr.charreader import CharsReader
-from plateocr.decode import Reading
+from plateocr.decode import Reading, confirmed_crops
 from plateocr.errors import InputError, PlateOCRError
 from plateocr.imageio import read_image
 from plateocr.level import CHARS_MIN_TILT, level_plate, levelled_views, plate_tilt
@@ -205,8 +205,8 @@ class PlateReader:
         ]
 
     def with_tight_crops(self, image: np.ndarray, candidates: list[PlateCandidate]) -> list[PlateCandidate]:
-        """``candidates``, then the first ``cfg.tight_candidates`` of them again shrunk to ``cfg.tight_share``
-        about their centre (``tightens``: the index of the box each is cut from).
+        """``candidates``, then the first ``cfg.tight_candidates`` of them again shrunk to each of
+        ``cfg.tight_shares`` about their centre (``tightens``: the index of the box each is cut from).
 
         A label's (or given) box is cut only where its plate is turned by ``cfg.tight_min_tilt`` or more
         (``level.plate_tilt``, kept on the box for its levelling): a level plate fills its label's box.
@@ -214,7 +214,8 @@ class PlateReader:
         first = candidates[: self.cfg.tight_candidates]
         first = [c if c.source.startswith("localiser") else replace(c, tilt=plate_tilt(crop(image, c.box))) for c in first]
         tight = [
-            (i, c, shrunk_box(c.box, self.cfg.tight_share))
+            (i, c, shrunk_box(c.box, share))
+            for share in self.cfg.tight_shares
             for i, c in enumerate(first)
             if c.tilt is None or abs(c.tilt) >= self.cfg.tight_min_tilt
         ]
@@ -245,8 +246,9 @@ def decide(
     """One image's answer from what the readers saw in each box, as reader mode ``reader`` arbitrates it.
 
     The evidence may hold more readers than ``reader`` uses (benchmarks compare the modes on one read).
-    ``tightens[i]`` >= 0: box ``i`` is a tighter crop of that box, and answers only what that box answers
-    (reading one plate twice must not give a wrong answer two chances).
+    ``tightens[i]`` >= 0: box ``i`` is a tighter crop of that box, and answers only what that box, or
+    another crop of it, answers (``decode.confirmed_crops``: reading one plate several times must not
+    give a wrong answer several chances).
     """
     use_chars, use_plate = reader in ("chars", "both"), reader in ("plate", "both")
     plates = [p if use_plate else None for p in plates]
@@ -254,9 +256,8 @@ def decide(
     for (reading, score), plate in zip(chars, plates):
         verdict = arbitrate(reading if use_chars else None, plate, score)
         verdicts.append(replace(verdict, confidence=calibration(verdict.confidence)) if verdict.text else verdict)
-    for i, parent in enumerate(tightens or []):
-        if parent >= 0 and verdicts[i].text and verdicts[i].text != verdicts[parent].text:
-            verdicts[i] = Verdict.nothing()
+    confirmed = confirmed_crops([v.text for v in verdicts], tightens)
+    verdicts = [v if ok or not v.text else Verdict.nothing() for v, ok in zip(verdicts, confirmed)]
     return best_verdict(verdicts, plates, priors)
 
 

@@ -173,10 +173,10 @@ def test_belief_in_a_letter_where_a_digit_stands_lowers_the_confidence():
     assert doubtful.confidence < 0.7 * sure.confidence
 
 
-def test_a_tight_crop_answers_only_what_its_own_box_answers():
-    # The localiser's best box is also read shrunk (PlateReader.localise): reading one plate twice
-    # must not give a wrong answer two chances, so the tight crop's answer stands only where it is
-    # its box's answer too, and then the surer of the two is given.
+def test_a_tight_crop_answers_only_what_its_box_or_another_crop_of_it_answers():
+    # The localiser's best box is also read shrunk (PlateReader.with_tight_crops): reading one plate
+    # several times must not give a wrong answer several chances, so a tight crop's answer stands only
+    # where its box, or another crop of that box, answers the same; then the surest is given.
     from plateocr.calibrate import Platt
     from plateocr.recognize import decide
 
@@ -192,3 +192,18 @@ def test_a_tight_crop_answers_only_what_its_own_box_answers():
     assert verdict.confidence > arbitrate(None, loose).confidence
     verdict, index = decide(nothing, [slot_reading("AB123CD"), tight_other], [1.0, 1.0], "plate", Platt(), [-1, 0])
     assert verdict.text == ""  # its box saw a foreign plate: no Spanish answer from the crop either
+
+    # Two crops of one box (cfg.tight_shares) that agree confirm each other, whatever the box read;
+    # crops of another box, or a crop that agrees with none, confirm nothing.
+    three = [(None, 0.0)] * 3
+    verdict, index = decide(three, [loose, tight_other, slot_reading("1284BCD", 5.0)], [1.0] * 3, "plate", Platt(), [-1, 0, 0])
+    assert (verdict.text, index) == ("1284BCD", 1)
+    verdict, index = decide(three, [loose, tight_other, slot_reading("1289BCD", 9.0)], [1.0] * 3, "plate", Platt(), [-1, 0, 0])
+    assert (verdict.text, index) == ("1234BCD", 0)  # the two crops disagree: only the box stands
+    other_box = slot_reading("5678FGH", 1.0)
+    verdict, index = decide(
+        [(None, 0.0)] * 4, [loose, other_box, tight_other, slot_reading("1284BCD", 5.0)], [1.0] * 4, "plate", Platt(), [-1, -1, 0, 1]
+    )
+    assert (verdict.text, index) == ("1234BCD", 0)  # crops of different boxes: neither confirms the other
+    verdict, index = decide(three, [slot_reading("AB123CD"), tight_other, slot_reading("1284BCD", 5.0)], [1.0] * 3, "plate", Platt(), [-1, 0, 0])
+    assert (verdict.text, index) == ("1284BCD", 1)  # two crops read a Spanish plate where the loose box did not

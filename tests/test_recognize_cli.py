@@ -329,12 +329,13 @@ def test_the_first_box_is_also_read_tight_a_labels_or_the_localisers(tiny_model,
     image = np.zeros((460, 640, 3), np.uint8)
     photo = tmp_path / "1234BCD.jpg"
     candidates = PlateReader(tiny_model, PORT_CONFIG).candidates(image, photo, None)
-    assert [c.source for c in candidates] == ["localiser:chars", "localiser:band", "localiser:chars:tight"]
-    tight = candidates[2]
-    assert tight.box == Box(120, 104, 160, 32)  # 0.8 of 200 x 40, about the same centre
-    assert (tight.prior, tight.tightens) == (candidates[0].prior, 0)
+    assert PORT_CONFIG.tight_shares == (0.8, 0.7)
+    assert [c.source for c in candidates] == ["localiser:chars", "localiser:band"] + ["localiser:chars:tight"] * 2
+    tight = candidates[2:]
+    assert [c.box for c in tight] == [Box(120, 104, 160, 32), Box(130, 106, 140, 28)]  # 0.8 and 0.7 of 200 x 40, same centre
+    assert [(c.prior, c.tightens) for c in tight] == [(candidates[0].prior, 0)] * 2
     assert [c.tightens for c in candidates[:2]] == [-1, -1]
-    two = PlateReader(tiny_model, replace(PORT_CONFIG, tight_candidates=2, tight_share=0.5)).candidates(image, photo, None)
+    two = PlateReader(tiny_model, replace(PORT_CONFIG, tight_candidates=2, tight_shares=(0.5,))).candidates(image, photo, None)
     assert [c.box for c in two[2:]] == [Box(150, 110, 100, 20), Box(430, 307, 60, 15)]
     assert [c.tightens for c in two[2:]] == [0, 1]
 
@@ -352,15 +353,16 @@ def test_the_first_box_is_also_read_tight_a_labels_or_the_localisers(tiny_model,
     labelled = PlateReader(tiny_model, PORT_CONFIG).candidates(image, photo, tmp_path)
     grown = expand_box(Box(200, 200, 100, 100), PORT_CONFIG.plate_margin, 640, 460)
     assert [(c.source, c.box, c.tightens) for c in labelled] == [
-        ("label", grown, -1), ("label:tight", Box(grown.x + 11, grown.y + 11, 90, 90), 0)
+        ("label", grown, -1), ("label:tight", Box(grown.x + 11, grown.y + 11, 90, 90), 0),
+        ("label:tight", Box(grown.x + 17, grown.y + 17, 78, 78), 0),
     ]
     given = PlateReader(tiny_model, PORT_CONFIG).given_box(image, Box(200, 200, 100, 100))
-    assert [(c.source, c.box) for c in given] == [("given", grown), ("given:tight", labelled[1].box)]
+    assert [(c.source, c.box) for c in given] == [("given", grown)] + [("given:tight", c.box) for c in labelled[1:]]
     assert PlateReader(tiny_model, replace(PORT_CONFIG, tight_candidates=0)).given_box(image, grown)[1:] == []
     level = np.full((460, 640, 3), 90, np.uint8)
     level[238:262, 205:295] = cv2.resize(plate, (90, 24))
     assert [c.source for c in PlateReader(tiny_model, PORT_CONFIG).given_box(level, Box(200, 200, 100, 100))] == ["given"]
     assert [c.source for c in PlateReader(tiny_model, replace(PORT_CONFIG, tight_min_tilt=0.0)).given_box(
-        level, Box(200, 200, 100, 100))] == ["given", "given:tight"]
-    with pytest.raises(ValueError, match="tight share"):
-        replace(PORT_CONFIG, tight_share=0.2).validate()
+        level, Box(200, 200, 100, 100))] == ["given", "given:tight", "given:tight"]
+    with pytest.raises(ValueError, match="tight shares"):
+        replace(PORT_CONFIG, tight_shares=(0.8, 0.2)).validate()
