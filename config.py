@@ -284,8 +284,8 @@ class RecognizeConfig:
             raise ValueError(f"max candidates must be in [1, 50], got {self.max_candidates}")
         if not 0 <= self.tight_candidates <= self.max_candidates:
             raise ValueError(f"tight candidates must be in [0, max candidates], got {self.tight_candidates}")
-        if not all(0.5 <= share <= 1.0 for share in self.tight_shares):
-            raise ValueError(f"tight shares must be in [0.5, 1], got {list(self.tight_shares)}")
+        if not all(0.5 <= share <= 1.0 for share in self.tight_shares) or len(set(self.tight_shares)) != len(self.tight_shares):
+            raise ValueError(f"tight shares must be distinct shares in [0.5, 1], got {list(self.tight_shares)}")
         if not 0.0 <= self.tight_min_tilt <= 90.0:
             raise ValueError(f"tight min tilt must be in [0, 90] degrees, got {self.tight_min_tilt}")
         if not 32 <= self.plate_height <= 512:

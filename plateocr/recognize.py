@@ -210,18 +210,20 @@ class PlateReader:
 
         A label's (or given) box is cut only where its plate is turned by ``cfg.tight_min_tilt`` or more
         (``level.plate_tilt``, kept on the box for its levelling): a level plate fills its label's box.
+        Each crop is a box of its own: one equal to its box, or to another crop of it (a small box
+        shrunk to the 8 x 4 px floor), is not read again, since crops confirm each other.
         """
         first = candidates[: self.cfg.tight_candidates]
         first = [c if c.source.startswith("localiser") else replace(c, tilt=plate_tilt(crop(image, c.box))) for c in first]
-        tight = [
-            (i, c, shrunk_box(c.box, share))
-            for share in self.cfg.tight_shares
-            for i, c in enumerate(first)
-            if c.tilt is None or abs(c.tilt) >= self.cfg.tight_min_tilt
-        ]
-        return first + candidates[len(first) :] + [
-            replace(c, box=box, source=f"{c.source}:tight", tightens=i, tilt=None) for i, c, box in tight if box != c.box
-        ]
+        seen = {(i, c.box) for i, c in enumerate(first)}
+        tight = []
+        for share in self.cfg.tight_shares:
+            for i, c in enumerate(first):
+                box = shrunk_box(c.box, share)
+                if (c.tilt is None or abs(c.tilt) >= self.cfg.tight_min_tilt) and (i, box) not in seen:
+                    seen.add((i, box))
+                    tight.append(replace(c, box=box, source=f"{c.source}:tight", tightens=i, tilt=None))
+        return first + candidates[len(first) :] + tight
 
 
 def shrunk_box(box: Box, share: float) -> Box:

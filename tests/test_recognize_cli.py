@@ -338,6 +338,10 @@ def test_the_first_box_is_also_read_tight_a_labels_or_the_localisers(tiny_model,
     two = PlateReader(tiny_model, replace(PORT_CONFIG, tight_candidates=2, tight_shares=(0.5,))).candidates(image, photo, None)
     assert [c.box for c in two[2:]] == [Box(150, 110, 100, 20), Box(430, 307, 60, 15)]
     assert [c.tightens for c in two[2:]] == [0, 1]
+    # A box so small that both shares shrink it to the 8 x 4 px floor gives one crop, not two alike.
+    found[0] = Candidate((100, 100, 10, 4), 5.0, "chars")
+    small = PlateReader(tiny_model, PORT_CONFIG).candidates(image, photo, None)
+    assert [(c.box, c.tightens) for c in small[2:]] == [(Box(101, 100, 8, 4), 0)]
 
     # A label's box (grown by the labels' margin), and a box given with the image, likewise where the
     # plate in it is turned by tight_min_tilt or more; not a level plate's box.
@@ -366,3 +370,5 @@ def test_the_first_box_is_also_read_tight_a_labels_or_the_localisers(tiny_model,
         level, Box(200, 200, 100, 100))] == ["given", "given:tight", "given:tight"]
     with pytest.raises(ValueError, match="tight shares"):
         replace(PORT_CONFIG, tight_shares=(0.8, 0.2)).validate()
+    with pytest.raises(ValueError, match="tight shares"):
+        replace(PORT_CONFIG, tight_shares=(0.8, 0.8)).validate()  # one crop read twice would confirm itself
