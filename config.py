@@ -239,6 +239,13 @@ class RecognizeConfig:
     # (plateocr.level.plate_tilt): a level plate fills its label's box, and its tight crop would only cost
     # time (about 17 ms an image). Of test6's 117 label boxes, 24 are turned by 8 degrees or more.
     tight_min_tilt: float = 8.0
+    # Photos of plates already cut out: an image at least ``crop_aspect`` times as wide as it is tall (a one-row
+    # plate is 2.5-5 times, a photo or a video frame 1.33-1.78) is read whole as its first box ("image"),
+    # before the localiser's and cut tight like them; ``crops`` (``--crops``): every image is, two-row
+    # squares too. Without it, the localiser's boxes inside such a crop read 87 of 252 test6 plate crops
+    # (README: measured), 15 of them wrong; with it 201, 13 wrong. 0: no image is read whole by its shape.
+    crop_aspect: float = 2.0
+    crops: bool = False
     # Readings whose confidence (the calibrated probability that the reading is right) is below this are
     # left empty: a wrong plate is worse than none. Chosen on the generated test sets and their subsets
     # (bench/trust.py), not on the test photos: with both readers, 0.7 keeps 98.3 % precision where 0.5
@@ -286,6 +293,8 @@ class RecognizeConfig:
             raise ValueError(f"tight candidates must be in [0, max candidates], got {self.tight_candidates}")
         if not all(0.5 <= share <= 1.0 for share in self.tight_shares) or len(set(self.tight_shares)) != len(self.tight_shares):
             raise ValueError(f"tight shares must be distinct shares in [0.5, 1], got {list(self.tight_shares)}")
+        if self.crop_aspect != 0 and not 1.0 <= self.crop_aspect <= 20.0:
+            raise ValueError(f"crop aspect must be 0 (off) or in [1, 20], got {self.crop_aspect}")
         if not 0.0 <= self.tight_min_tilt <= 90.0:
             raise ValueError(f"tight min tilt must be in [0, 90] degrees, got {self.tight_min_tilt}")
         if not 32 <= self.plate_height <= 512:

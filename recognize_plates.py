@@ -93,6 +93,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--labels", type=Path, default=None, metavar="DIR",
                    help=f"folder of YOLO label files <stem>.txt (default: {d.labels})")
     p.add_argument("--no-labels", action="store_true", help="ignore label files: find every plate in the image")
+    p.add_argument("--crops", action="store_true",
+                   help="the images are plates already cut out (two-row squares too): read each one whole as well "
+                   f"as the boxes found in it (without it, only images at least {d.crop_aspect:g} times as wide as "
+                   "tall are)")
     p.add_argument("--model", type=Path, default=d.model, metavar="PATH",
                    help="trained Chars74K character model (default: %(default)s)")
     p.add_argument("--plate-model", type=Path, default=d.plate_model, metavar="PATH",
@@ -379,7 +383,7 @@ def reader_config(args: argparse.Namespace) -> RecognizeConfig:
     """The reading settings the flags give (photos and video alike)."""
     return RecognizeConfig(
         min_confidence=args.min_confidence, filters=args.filters, rectify=not args.no_rectify,
-        reader=args.reader, plate_model=args.plate_model,
+        reader=args.reader, plate_model=args.plate_model, crops=args.crops,
     )
 
 

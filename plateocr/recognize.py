@@ -33,11 +33,13 @@ LOCALISER_TEMPERATURE = 2.0
 # its box) falls inside the plate's own bounds, where a label's box reaches past them, and the readers and
 # their calibration know label boxes: such a box is read grown by the labels' margin (README: measured).
 SQUARE_BOX_ASPECT = 2.5
+# Sources of boxes that hold the plate's surroundings as well: always read tight too (``with_tight_crops``).
+LOOSE_SOURCES = ("localiser", "image")
 
 
 @dataclass(frozen=True)
 class PlateCandidate:
-    """A box to read, where it came from ("label" or the localiser's cue) and how plate-like it looked.
+    """A box to read, where it came from ("label", "given", "image" or the localiser's cue) and how plate-like it looked.
 
     ``prior`` (in (0, 1]) multiplies the reading's score when candidates compete, so that
     plate-like text elsewhere in the photo does not win over the box that looks like a plate.
@@ -143,8 +145,8 @@ class PlateReader:
                 raise InputError(f"{path}: no plate box found")
             reading, index = self.read_candidates(image, candidates)
             boxes = [c for c in candidates if c.tightens < 0]
-            if index < 0 and len(boxes) == 1 and boxes[0].source in ("label", "given"):
-                index = 0  # a label's or caller's box was read, even when nothing was seen in it
+            if index < 0 and len(boxes) == 1 and boxes[0].source in ("label", "given", "image"):
+                index = 0  # a label's, the caller's or the whole image's box was read, even when nothing was seen in it
             if index >= 0:
                 result.box, result.source = candidates[index].box, candidates[index].source
             result.text, result.confidence, result.char_probs = reading.text, reading.confidence, reading.char_probs
@@ -159,8 +161,9 @@ class PlateReader:
         """Plate boxes from the image's YOLO label file (with the configured margin), else the localiser's.
 
         The localiser takes over when no label folder is given, the image has no label
-        file, or its label file holds no usable plate box. The first box is also read tight
-        (``with_tight_crops``).
+        file, or its label file holds no usable plate box; an image that is a plate already cut
+        out (``whole_image``) is read whole before the localiser's boxes. The first box is also
+        read tight (``with_tight_crops``).
         """
         h, w = image.shape[:2]
         if labels is not None:
@@ -179,7 +182,20 @@ class PlateReader:
                 return self.with_tight_crops(
                     image, [PlateCandidate(expand_box(b, self.cfg.plate_margin, w, h), "label") for b in boxes]
                 )
-        return self.with_tight_crops(image, self.localise(image))
+        return self.with_tight_crops(image, self.whole_image(image) + self.localise(image))
+
+    def whole_image(self, image: np.ndarray) -> list[PlateCandidate]:
+        """The whole image as a box (``source`` "image") where it is a plate already cut out: every image
+        with ``cfg.crops``, else one at least ``cfg.crop_aspect`` times as wide as it is tall.
+
+        The localiser looks for a plate in its surroundings, and in a crop that a plate fills it finds
+        at best a part of it (the band of characters, a row); the readers read such a crop as a label's box.
+        """
+        h, w = image.shape[:2]
+        wide = self.cfg.crop_aspect > 0 and w >= self.cfg.crop_aspect * h
+        if (self.cfg.crops or wide) and w >= 8 and h >= 4:
+            return [PlateCandidate(Box(0, 0, w, h), "image")]
+        return []
 
     def given_box(self, image: np.ndarray, box: Box) -> list[PlateCandidate]:
         """A box given with the image (``source`` "given"), grown by the labels' margin, and its tight crop."""
@@ -210,11 +226,12 @@ class PlateReader:
 
         A label's (or given) box is cut only where its plate is turned by ``cfg.tight_min_tilt`` or more
         (``level.plate_tilt``, kept on the box for its levelling): a level plate fills its label's box.
+        The localiser's boxes and a whole image (``whole_image``) are always cut: they hold surroundings.
         Each crop is a box of its own: one equal to its box, or to another crop of it (a small box
         shrunk to the 8 x 4 px floor), is not read again, since crops confirm each other.
         """
         first = candidates[: self.cfg.tight_candidates]
-        first = [c if c.source.startswith("localiser") else replace(c, tilt=plate_tilt(crop(image, c.box))) for c in first]
+        first = [c if c.source.startswith(LOOSE_SOURCES) else replace(c, tilt=plate_tilt(crop(image, c.box))) for c in first]
         seen = {(i, c.box) for i, c in enumerate(first)}
         tight = []
         for share in self.cfg.tight_shares:

@@ -372,3 +372,73 @@ def test_the_first_box_is_also_read_tight_a_labels_or_the_localisers(tiny_model,
         replace(PORT_CONFIG, tight_shares=(0.8, 0.2)).validate()
     with pytest.raises(ValueError, match="tight shares"):
         replace(PORT_CONFIG, tight_shares=(0.8, 0.8)).validate()  # one crop read twice would confirm itself
+
+
+def test_a_plate_already_cut_out_is_read_whole_before_the_localisers_boxes(tiny_model, monkeypatch, tmp_path):
+    # In a crop that a plate fills, the localiser finds at best a part of it (the band of characters):
+    # an image as wide as a one-row plate, or every image with --crops, is first read whole, as a box
+    # that holds surroundings (cut tight like the localiser's); a label file still comes first.
+    import plateocr.localize
+    from plateocr.localize import Candidate
+
+    found = [Candidate((30, 10, 200, 50), 5.0, "band")]
+    monkeypatch.setattr(plateocr.localize, "find_plate_candidates", lambda image, k: found[:k])
+    photo = tmp_path / "1234BCD.png"
+    wide, square = np.zeros((80, 300, 3), np.uint8), np.zeros((300, 300, 3), np.uint8)
+    candidates = PlateReader(tiny_model, PORT_CONFIG).candidates(wide, photo, tmp_path)
+    assert PORT_CONFIG.crop_aspect == 2.0 and not PORT_CONFIG.crops
+    assert [(c.source, c.box, c.tightens) for c in candidates] == [
+        ("image", Box(0, 0, 300, 80), -1), ("localiser:band", Box(30, 10, 200, 50), -1),
+        ("image:tight", Box(30, 8, 240, 64), 0), ("image:tight", Box(45, 12, 210, 56), 0),
+    ]
+    assert candidates[0].prior == 1.0
+    assert [c.source for c in PlateReader(tiny_model, PORT_CONFIG).candidates(square, photo, None)] == [
+        "localiser:band", "localiser:band:tight", "localiser:band:tight"
+    ]
+    narrow = np.zeros((80, 159, 3), np.uint8)  # just under two heights wide: a photo's shape, not a plate's
+    assert "image" not in [c.source for c in PlateReader(tiny_model, PORT_CONFIG).candidates(narrow, photo, None)]
+    crops = PlateReader(tiny_model, replace(PORT_CONFIG, crops=True)).candidates(square, photo, None)
+    assert [(c.source, c.box) for c in crops[:2]] == [("image", Box(0, 0, 300, 300)), ("localiser:band", Box(30, 10, 200, 50))]
+    off = PlateReader(tiny_model, replace(PORT_CONFIG, crop_aspect=0.0)).candidates(wide, photo, None)
+    assert [c.source for c in off] == ["localiser:band", "localiser:band:tight", "localiser:band:tight"]
+    found.clear()  # nothing found by the localiser: a crop is still read, a photo has no box to read
+    assert [c.source for c in PlateReader(tiny_model, PORT_CONFIG).candidates(wide, photo, None)][:1] == ["image"]
+    assert PlateReader(tiny_model, PORT_CONFIG).candidates(square, photo, None) == []
+    (tmp_path / "1234BCD.txt").write_text(yolo_line(0, Box(20, 10, 250, 60), 300, 80) + "\n")
+    assert {c.source for c in PlateReader(tiny_model, replace(PORT_CONFIG, crops=True)).candidates(wide, photo, tmp_path)} == {"label"}
+    with pytest.raises(ValueError, match="crop aspect"):
+        replace(PORT_CONFIG, crop_aspect=0.5).validate()
+    assert recognize_plates.reader_config(recognize_plates.parse_args(["--crops"])).crops
+    assert not recognize_plates.reader_config(recognize_plates.parse_args([])).crops
+
+
+def test_a_plate_crop_file_is_read_from_the_whole_image(tiny_model, monkeypatch, tmp_path):
+    # End to end, where the localiser finds nothing in the crop: a rendered plate saved as a cut-out
+    # crop is read from the whole image; a square crop only with --crops (else: no plate box found).
+    import json
+
+    import plateocr.localize
+
+    monkeypatch.setattr(plateocr.localize, "find_plate_candidates", lambda image, k: [])
+    plate, _ = conftest.draw_plate(GOOD)
+    wide = cv2.copyMakeBorder(plate, 6, 6, 10, 10, cv2.BORDER_CONSTANT, value=(90, 90, 90))
+    square = cv2.copyMakeBorder(plate, 200, 200, 10, 10, cv2.BORDER_CONSTANT, value=(90, 90, 90))
+    assert wide.shape[1] >= 2 * wide.shape[0] and square.shape[1] < 2 * square.shape[0]
+    cv2.imwrite(str(tmp_path / f"{GOOD}.png"), wide)
+    cv2.imwrite(str(tmp_path / "3000BBB.png"), square)
+
+    def records(code: int, *extra: str) -> dict[str, dict]:
+        out = tmp_path / "out.json"
+        argv = [str(tmp_path / f"{GOOD}.png"), str(tmp_path / "3000BBB.png"), "--model", str(tiny_model),
+                "--output", str(tmp_path / "LR.txt"), "--json", str(out), "-q", *PORT_FLAGS, *extra]  # fmt: skip
+        assert recognize_plates.main(argv) == code  # 1: an image failed
+        return {r["name"]: r for r in json.loads(out.read_text(encoding="utf-8"))["results"]}
+
+    got = records(1)
+    assert got[GOOD]["error"] is None and got[GOOD]["box_source"].startswith("image"), got[GOOD]
+    assert SPANISH_PLATE.match(got[GOOD]["reading"]), got[GOOD]  # the port at confidence 0 always answers
+    assert got[GOOD]["box"] == {"x": 0, "y": 0, "w": wide.shape[1], "h": wide.shape[0]} or got[GOOD]["box_source"] == "image:tight"
+    assert "no plate box found" in got["3000BBB"]["error"] and got["3000BBB"]["reading"] == ""
+    got = records(0, "--crops")
+    assert got["3000BBB"]["error"] is None and got["3000BBB"]["box_source"].startswith("image"), got["3000BBB"]
+    assert got[GOOD]["reading"] == records(1)[GOOD]["reading"]
