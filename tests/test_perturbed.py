@@ -47,6 +47,19 @@ def test_photometric_kinds_keep_the_box_and_change_the_pixels() -> None:
     assert blue[..., 0].mean() > blue[..., 2].mean() + 40  # BGR: blue well above red
 
 
+def test_the_extra_kinds_smear_along_rows_or_darken_the_left_of_an_edge_through_the_plate() -> None:
+    photo, box = _photo_with_block()
+    smeared, same = perturbed.EXTRA_KINDS["motion5"](photo, box)
+    assert same == box
+    row, column = smeared[box.y + 15, :, 0].astype(int), smeared[:, box.x + 50, 0].astype(int)
+    assert 60 < row[box.x] < 255 and 60 < row[box.x2 - 1] < 255  # the block's left and right edges are smeared
+    assert column[box.y - 1] == 60 and column[box.y] == 255  # its top edge is not
+    dark, same = perturbed.EXTRA_KINDS["shadow0.25"](photo, box)
+    edge = box.x + 25
+    assert same == box and dark[box.y, edge - 1, 0] == 114 and dark[box.y, edge, 0] == 255
+    assert (dark[:, :edge] < photo[:, :edge]).all() and np.array_equal(dark[:, edge:], photo[:, edge:])
+
+
 def test_the_bench_reads_every_photo_under_every_kind(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "data"
     (data / "test6Training" / "images").mkdir(parents=True)
