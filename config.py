@@ -242,9 +242,12 @@ class RecognizeConfig:
     # Photos of plates already cut out: an image at least ``crop_aspect`` times as wide as it is tall (a one-row
     # plate is 2.5-5 times, a photo or a video frame 1.33-1.78) is read whole as its first box ("image"),
     # before the localiser's and cut tight like them; ``crops`` (``--crops``): every image is, two-row
-    # squares too. Without it, the localiser's boxes inside such a crop read 87 of 252 test6 plate crops
-    # (README: measured), 15 of them wrong; with it 201, 13 wrong. 0: no image is read whole by its shape.
+    # squares too. An image at most ``crop_size`` px long is read whole after the localiser's boxes (a
+    # square two-row crop; a photo that small holds no readable plate but its own). Measured (README,
+    # bench/crops.py): test6's plates cut out 149 -> 263 of 315 right, wrong 10 -> 13; generated two-row
+    # crops 33 -> 63. 0: off (each).
     crop_aspect: float = 2.0
+    crop_size: int = 256
     crops: bool = False
     # Readings whose confidence (the calibrated probability that the reading is right) is below this are
     # left empty: a wrong plate is worse than none. Chosen on the generated test sets and their subsets
@@ -295,6 +298,8 @@ class RecognizeConfig:
             raise ValueError(f"tight shares must be distinct shares in [0.5, 1], got {list(self.tight_shares)}")
         if self.crop_aspect != 0 and not 1.0 <= self.crop_aspect <= 20.0:
             raise ValueError(f"crop aspect must be 0 (off) or in [1, 20], got {self.crop_aspect}")
+        if not 0 <= self.crop_size <= 4096:
+            raise ValueError(f"crop size must be in [0, 4096] px (0: off), got {self.crop_size}")
         if not 0.0 <= self.tight_min_tilt <= 90.0:
             raise ValueError(f"tight min tilt must be in [0, 90] degrees, got {self.tight_min_tilt}")
         if not 32 <= self.plate_height <= 512:

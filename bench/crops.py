@@ -16,8 +16,8 @@ fills. Two sources, read without labels:
   Spanish, foreign and old Spanish plates, plate-like things with no plate, and two-row Spanish squares.
 
 Each is read three ways: the default (an image at least ``crop_aspect`` times as wide as tall is read
-whole as its first box), ``crop_aspect=0`` (the localiser's boxes only, the reader before) and
-``--crops`` (every image read whole as well). Prints right and wrong (another plate answered; on the
+whole as its first box, one at most ``crop_size`` px long as its last), ``crop_aspect`` and ``crop_size``
+0 (the localiser's boxes only, the reader before) and ``--crops`` (every image read whole first). Prints right and wrong (another plate answered; on the
 sets with no Spanish plate every answer is wrong) per set and way.
 """
 
@@ -108,8 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     base = replace(rc, plate_model=args.plate_model)
     ways = {
-        f"default (read whole from {rc.crop_aspect:g}:1)": base,
-        "localiser only (crop_aspect 0)": replace(base, crop_aspect=0.0),
+        f"default (whole from {rc.crop_aspect:g}:1, or up to {rc.crop_size} px)": base,
+        "localiser only (crop_aspect and crop_size 0)": replace(base, crop_aspect=0.0, crop_size=0),
         "--crops": replace(base, crops=True),
     }
     readers = {name: PlateReader(args.model, cfg) for name, cfg in ways.items()}

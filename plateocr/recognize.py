@@ -162,8 +162,7 @@ class PlateReader:
 
         The localiser takes over when no label folder is given, the image has no label
         file, or its label file holds no usable plate box; an image that is a plate already cut
-        out (``whole_image``) is read whole before the localiser's boxes. The first box is also
-        read tight (``with_tight_crops``).
+        out (``whole_image``) is read whole too. The first box is also read tight (``with_tight_crops``).
         """
         h, w = image.shape[:2]
         if labels is not None:
@@ -182,20 +181,26 @@ class PlateReader:
                 return self.with_tight_crops(
                     image, [PlateCandidate(expand_box(b, self.cfg.plate_margin, w, h), "label") for b in boxes]
                 )
-        return self.with_tight_crops(image, self.whole_image(image) + self.localise(image))
+        first, last = self.whole_image(image)
+        return self.with_tight_crops(image, first + self.localise(image) + last)
 
-    def whole_image(self, image: np.ndarray) -> list[PlateCandidate]:
-        """The whole image as a box (``source`` "image") where it is a plate already cut out: every image
-        with ``cfg.crops``, else one at least ``cfg.crop_aspect`` times as wide as it is tall.
+    def whole_image(self, image: np.ndarray) -> tuple[list[PlateCandidate], list[PlateCandidate]]:
+        """The whole image as a box (``source`` "image") where it may be a plate already cut out: as the
+        first box where it surely is one (every image with ``cfg.crops``; one at least ``cfg.crop_aspect``
+        times as wide as it is tall), as the last where it is merely small (at most ``cfg.crop_size`` px
+        long: a square two-row crop, or a photo too small to hold a readable plate but its own).
 
         The localiser looks for a plate in its surroundings, and in a crop that a plate fills it finds
         at best a part of it (the band of characters, a row); the readers read such a crop as a label's box.
+        Returns the candidates to put before the localiser's and after them.
         """
         h, w = image.shape[:2]
-        wide = self.cfg.crop_aspect > 0 and w >= self.cfg.crop_aspect * h
-        if (self.cfg.crops or wide) and w >= 8 and h >= 4:
-            return [PlateCandidate(Box(0, 0, w, h), "image")]
-        return []
+        if w < 8 or h < 4:
+            return [], []
+        whole = [PlateCandidate(Box(0, 0, w, h), "image")]
+        if self.cfg.crops or (self.cfg.crop_aspect > 0 and w >= self.cfg.crop_aspect * h):
+            return whole, []
+        return [], whole if max(w, h) <= self.cfg.crop_size else []
 
     def given_box(self, image: np.ndarray, box: Box) -> list[PlateCandidate]:
         """A box given with the image (``source`` "given"), grown by the labels' margin, and its tight crop."""

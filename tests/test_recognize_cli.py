@@ -395,8 +395,17 @@ def test_a_plate_already_cut_out_is_read_whole_before_the_localisers_boxes(tiny_
     assert [c.source for c in PlateReader(tiny_model, PORT_CONFIG).candidates(square, photo, None)] == [
         "localiser:band", "localiser:band:tight", "localiser:band:tight"
     ]
-    narrow = np.zeros((80, 159, 3), np.uint8)  # just under two heights wide: a photo's shape, not a plate's
+    narrow = np.zeros((160, 319, 3), np.uint8)  # just under two heights wide: a photo's shape, not a plate's
     assert "image" not in [c.source for c in PlateReader(tiny_model, PORT_CONFIG).candidates(narrow, photo, None)]
+    # A small image (a square two-row crop, or a photo too small to hold a readable plate but its own) is
+    # read whole after the localiser's boxes, which keep their tight crops.
+    small = np.zeros((100, 120, 3), np.uint8)
+    assert PORT_CONFIG.crop_size == 256
+    assert [(c.source, c.box) for c in PlateReader(tiny_model, PORT_CONFIG).candidates(small, photo, None)] == [
+        ("localiser:band", Box(30, 10, 200, 50)), ("image", Box(0, 0, 120, 100)),
+        ("localiser:band:tight", Box(50, 15, 160, 40)), ("localiser:band:tight", Box(60, 17, 140, 35)),
+    ]
+    assert "image" not in [c.source for c in PlateReader(tiny_model, replace(PORT_CONFIG, crop_size=0)).candidates(small, photo, None)]
     crops = PlateReader(tiny_model, replace(PORT_CONFIG, crops=True)).candidates(square, photo, None)
     assert [(c.source, c.box) for c in crops[:2]] == [("image", Box(0, 0, 300, 300)), ("localiser:band", Box(30, 10, 200, 50))]
     off = PlateReader(tiny_model, replace(PORT_CONFIG, crop_aspect=0.0)).candidates(wide, photo, None)
@@ -404,10 +413,13 @@ def test_a_plate_already_cut_out_is_read_whole_before_the_localisers_boxes(tiny_
     found.clear()  # nothing found by the localiser: a crop is still read, a photo has no box to read
     assert [c.source for c in PlateReader(tiny_model, PORT_CONFIG).candidates(wide, photo, None)][:1] == ["image"]
     assert PlateReader(tiny_model, PORT_CONFIG).candidates(square, photo, None) == []
+    assert [c.source for c in PlateReader(tiny_model, PORT_CONFIG).candidates(small, photo, None)] == ["image"] + ["image:tight"] * 2
     (tmp_path / "1234BCD.txt").write_text(yolo_line(0, Box(20, 10, 250, 60), 300, 80) + "\n")
     assert {c.source for c in PlateReader(tiny_model, replace(PORT_CONFIG, crops=True)).candidates(wide, photo, tmp_path)} == {"label"}
     with pytest.raises(ValueError, match="crop aspect"):
         replace(PORT_CONFIG, crop_aspect=0.5).validate()
+    with pytest.raises(ValueError, match="crop size"):
+        replace(PORT_CONFIG, crop_size=-1).validate()
     assert recognize_plates.reader_config(recognize_plates.parse_args(["--crops"])).crops
     assert not recognize_plates.reader_config(recognize_plates.parse_args([])).crops
 
