@@ -202,14 +202,14 @@ def test_plates_already_cut_out_are_read_whole(real_model, real_plate_model, sha
     crops = plate_crops(shared_data)
     assert len(crops) == SPANISH_IMAGES and all(c.shape[1] >= 2 * c.shape[0] for _, c in crops)
     tally = {}
-    for aspect in (RecognizeConfig().crop_aspect, 0.0):
-        reader = PlateReader(real_model, RecognizeConfig(plate_model=real_plate_model, crop_aspect=aspect))
+    for way, rules in (("whole", {}), ("searched", {"crop_aspect": 0.0, "crop_size": 0})):
+        reader = PlateReader(real_model, RecognizeConfig(plate_model=real_plate_model, **rules))
         results = [(name, reader.read_image(Path(f"{name}.png"), None, image=crop)) for name, crop in crops]
-        tally[aspect] = (
+        tally[way] = (
             sum(r.text == name for name, r in results),
             [(name, r.text, r.confidence) for name, r in results if r.text and r.text != name],
         )
-    (whole, wrong), (searched, _) = tally[RecognizeConfig().crop_aspect], tally[0.0]
+    (whole, wrong), (searched, _) = tally["whole"], tally["searched"]
     assert whole >= MIN_HITS_CROPS and whole > searched + 3, tally
     assert len(wrong) <= MAX_WRONG_CROPS, tally
 
