@@ -94,9 +94,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"folder of YOLO label files <stem>.txt (default: {d.labels})")
     p.add_argument("--no-labels", action="store_true", help="ignore label files: find every plate in the image")
     p.add_argument("--crops", action="store_true",
-                   help="the images are plates already cut out (two-row squares too): read each one whole as well "
-                   f"as the boxes found in it (without it, only images at least {d.crop_aspect:g} times as wide as "
-                   "tall are)")
+                   help="the images are plates already cut out (two-row squares too): read each one whole, first, "
+                   f"as well as the boxes found in it (without it, images at least {d.crop_aspect:g} times as wide "
+                   f"as tall are read whole first, and images at most {d.crop_size} px long last)")
     p.add_argument("--model", type=Path, default=d.model, metavar="PATH",
                    help="trained Chars74K character model (default: %(default)s)")
     p.add_argument("--plate-model", type=Path, default=d.plate_model, metavar="PATH",

@@ -36,10 +36,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# bench/perturbed.py beside it, appended (not first: ``bench`` must stay this folder, not bench/bench.py).
+if str(ROOT / "bench") not in sys.path:
+    sys.path.append(str(ROOT / "bench"))
 
-from config import SPANISH_PLATE, RecognizeConfig  # noqa: E402
-from plateocr.imageio import read_image  # noqa: E402
-from plateocr.plates import Box, plate_boxes_from_labels  # noqa: E402
+from config import RecognizeConfig  # noqa: E402
+from perturbed import spanish_photos  # noqa: E402
+from plateocr.plates import Box  # noqa: E402
 
 # (fill, aspect) of the test6 crops: clipped one-row crops, loose one-row crops, a wider margin, 4:3.
 TEST6_FRAMES = ((0.95, 4.5), (0.9, 4.0), (0.8, 3.0), (0.85, 2.2), (0.7, 4 / 3))
@@ -61,21 +64,16 @@ def cut_out(image: np.ndarray, box: Box, fill: float, aspect: float) -> np.ndarr
 
 def test6_sets(data: Path) -> list[CropSet]:
     """One set per (fill, aspect): test6's Spanish plates cut out, each at the three output widths."""
-    photos = []
-    for path in sorted((data / "test6Training" / "images").glob("*.jpg")):
-        if SPANISH_PLATE.match(path.stem):
-            image = read_image(path)
-            labels = data / "test6Training" / "labels" / f"{path.stem}.txt"
-            photos.append((path.stem, image, plate_boxes_from_labels(labels, image.shape[1], image.shape[0])[0]))
+    photos = spanish_photos(data)
     sets = []
     for fill, aspect in TEST6_FRAMES:
         crops = []
-        for plate, image, box in photos:
+        for path, image, box in photos:
             crop = cut_out(image, box, fill, aspect)
             for width in TEST6_WIDTHS:
                 scale = width / crop.shape[1]
                 shrink = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-                crops.append((cv2.resize(crop, None, fx=scale, fy=scale, interpolation=shrink), plate))
+                crops.append((cv2.resize(crop, None, fx=scale, fy=scale, interpolation=shrink), path.stem))
         sets.append((f"test6 fill {fill:g}, {aspect:.2g}:1", crops))
     return sets
 

@@ -175,6 +175,7 @@ EXTRA_KINDS: dict[str, Perturbation] = {
     "shadow0.5": shadowed(0.5),
     "shadow0.75": shadowed(0.75),
 }
+ALL_KINDS = {**KINDS, **EXTRA_KINDS}
 
 
 def spanish_photos(data: Path) -> list[tuple[Path, np.ndarray, Box]]:
@@ -224,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help=f"comma-separated perturbations among {', '.join(KINDS)} (the default), and {', '.join(EXTRA_KINDS)}")
     args = p.parse_args(argv)
     kinds = [k for k in args.kinds.split(",") if k]
-    unknown = [k for k in kinds if k not in KINDS and k not in EXTRA_KINDS]
+    unknown = [k for k in kinds if k not in ALL_KINDS]
     if unknown:
         p.error(f"unknown perturbation(s): {', '.join(unknown)}")
 
@@ -246,7 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         counts = np.zeros(4, int)
         missed = []
         for path, photo, box in photos:
-            image, moved = {**KINDS, **EXTRA_KINDS}[kind](photo, box)
+            image, moved = ALL_KINDS[kind](photo, box)
             with_box, found = read(path, image, moved), read(path, image, None)
             for k, text in enumerate((with_box, found)):
                 counts[2 * k] += text == path.stem

@@ -178,22 +178,12 @@ def test_few_phantoms_on_the_other_photos(real_model, real_plate_model, shared_d
 
 
 def plate_crops(shared_data: Path) -> list[tuple[str, np.ndarray]]:
-    """test6Training's Spanish plates cut out of their photos as a user crops a plate: the label's box
-    centred in a crop 1.25 times its width and a third of that high (edge pixels mirrored)."""
-    import cv2
+    """test6Training's Spanish plates cut out of their photos as a user crops a plate (``bench/crops.py``'s
+    ``cut_out``): the label's box centred in a crop 1.25 times its width and a third of that high."""
+    from bench.crops import cut_out
+    from bench.perturbed import spanish_photos
 
-    from plateocr.plates import plate_boxes_from_labels
-
-    test6 = shared_data / "test6Training"
-    out = []
-    for path in sorted(p for p in (test6 / "images").glob("*.jpg") if SPANISH_PLATE.match(p.stem)):
-        image = cv2.imread(str(path))
-        box = plate_boxes_from_labels(test6 / "labels" / f"{path.stem}.txt", image.shape[1], image.shape[0])[0]
-        width = box.w * 1.25
-        x0, y0 = round(box.x + box.w / 2 - width / 2), round(box.y + box.h / 2 - width / 6)
-        padded = cv2.copyMakeBorder(image, 200, 200, 200, 200, cv2.BORDER_REFLECT)
-        out.append((path.stem, padded[y0 + 200 : y0 + 200 + round(width / 3), x0 + 200 : x0 + 200 + round(width)]))
-    return out
+    return [(path.stem, cut_out(image, box, 0.8, 3.0)) for path, image, box in spanish_photos(shared_data)]
 
 
 def test_plates_already_cut_out_are_read_whole(real_model, real_plate_model, shared_data):
