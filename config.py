@@ -106,6 +106,10 @@ class TrainConfig:
         self.preprocess.validate()
 
 
+# The whole-plate reader's input normalisations (PlateModelConfig.contrast).
+PLATE_CONTRASTS = ("stretch", "local", "dual")
+
+
 @dataclass(frozen=True)
 class PlateModelConfig:
     """The whole-plate reader's input and output (shared by its training and reading; saved beside it)."""
@@ -115,6 +119,15 @@ class PlateModelConfig:
     # Fixed output positions: the longest plate text read (German plates reach 10 with an "E" suffix).
     slots: int = 10
     alphabet: tuple[str, ...] = PLATE_ALPHABET
+    # How the grey crop's levels are normalised (plateocr.platemodel.plate_input): "stretch" (between
+    # the whole crop's 2nd and 98th percentiles) or "local" (each pixel against its neighbourhood's
+    # mean and spread, so a shadow edge across the plate leaves both sides alike), or "dual" (both, as
+    # two input channels). A sidecar that names no contrast was trained on "stretch".
+    contrast: str = "stretch"
+
+    @property
+    def channels(self) -> int:
+        return 2 if self.contrast == "dual" else 1
 
     @property
     def pad_index(self) -> int:
@@ -130,6 +143,8 @@ class PlateModelConfig:
             raise ValueError(f"plate model slots must be in [{PLATE_LENGTH}, 16], got {self.slots}")
         if tuple(self.alphabet) != PLATE_ALPHABET:
             raise ValueError(f"plate model alphabet must be {''.join(PLATE_ALPHABET)!r}")
+        if self.contrast not in PLATE_CONTRASTS:
+            raise ValueError(f"plate model contrast must be one of {', '.join(PLATE_CONTRASTS)}, got {self.contrast!r}")
 
 
 # Compute precisions the whole-plate reader can be trained in (Keras dtype policies).

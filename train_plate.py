@@ -14,7 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from config import PLATE_PRECISIONS, PlateTrainConfig
+from config import PLATE_CONTRASTS, PLATE_PRECISIONS, PlateModelConfig, PlateTrainConfig
 from plateocr.cli import EXIT_OK, EXIT_SETUP, add_verbosity, report_or_warn, setup_logging
 from plateocr.errors import PlateOCRError
 
@@ -45,6 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="narrowest generated plate in pixels (widths drawn log-uniformly from here up)")
     p.add_argument("--precision", choices=PLATE_PRECISIONS, default=d.precision,
                    help="arithmetic of the training steps (the saved model is float32 either way)")
+    p.add_argument("--contrast", choices=PLATE_CONTRASTS, default=d.model.contrast,
+                   help="how the model's input levels are normalised: the crop's percentiles (stretch) or each "
+                   "pixel against its neighbourhood (local; shadows)")
     p.add_argument("--val-samples", type=int, default=d.val_samples, help="held-out plates validated on")
     p.add_argument("--chars-model", type=Path, default=d.chars_model,
                    help="Chars74K model used to calibrate the 'chars' and 'both' reader modes (skipped if missing)")
@@ -81,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         curriculum=args.curriculum, label_smoothing=args.label_smoothing, levelled_share=args.levelled_share,
         two_row_share=args.two_row_share, min_plate_width=args.min_plate_width, precision=args.precision,
         max_seconds=args.max_seconds, chars_model=args.chars_model, calibration_samples=args.calibration_samples,
+        model=PlateModelConfig(contrast=args.contrast),
     )
     try:
         cfg.validate()

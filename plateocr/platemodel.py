@@ -18,12 +18,22 @@ from config import PlateModelConfig
 
 
 
-def plate_input(image: np.ndarray, cfg: PlateModelConfig) -> np.ndarray:
-    """A plate crop (grey, BGR or BGRA, any size) -> ``(height, width, 1)`` float32 model input.
+# The "local" contrast (PlateModelConfig.contrast): each pixel of the grey crop, resized, against the
+# Gaussian-weighted mean and spread of its neighbourhood (sigma an eighth of the input's height, about
+# a character's half width), mapped to 0.5 + z / 4; the spread's floor (grey levels) keeps flat paint
+# and sensor noise from being blown up into strokes.
+LOCAL_SIGMA_SHARE = 1.0 / 8.0
+LOCAL_SPREAD_FLOOR = 8.0
 
-    Grey, resized to the model's size (area averaging when shrinking), then the contrast is
-    stretched between the crop's 2nd and 98th percentiles: low light, glare and colour casts
-    change the raw levels, not what is printed.
+
+def plate_input(image: np.ndarray, cfg: PlateModelConfig) -> np.ndarray:
+    """A plate crop (grey, BGR or BGRA, any size) -> ``(height, width, cfg.channels)`` float32 model input.
+
+    Grey, resized to the model's size (area averaging when shrinking), then its levels normalised
+    as ``cfg.contrast`` says: ``stretch`` maps the crop's 2nd and 98th percentiles to 0 and 1, so
+    low light, glare and colour casts change the raw levels, not what is printed; ``local`` measures
+    each pixel against its neighbourhood instead, so a hard shadow across the plate leaves the
+    characters on both sides alike; ``dual`` gives both, as two channels.
     """
     if image.ndim == 3:
         code = cv2.COLOR_BGRA2GRAY if image.shape[2] == 4 else cv2.COLOR_BGR2GRAY
@@ -33,15 +43,22 @@ def plate_input(image: np.ndarray, cfg: PlateModelConfig) -> np.ndarray:
     resized = cv2.resize(
         image, (cfg.width, cfg.height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
     ).astype(np.float32)
-    low, high = (float(v) for v in np.percentile(resized, (2.0, 98.0)))
-    out = (resized - np.float32(low)) / np.float32(max(high - low, 16.0))
-    return np.clip(out, 0.0, 1.0)[..., None]
+    channels = []
+    if cfg.contrast in ("stretch", "dual"):
+        low, high = (float(v) for v in np.percentile(resized, (2.0, 98.0)))
+        channels.append((resized - np.float32(low)) / np.float32(max(high - low, 16.0)))
+    if cfg.contrast in ("local", "dual"):
+        sigma = LOCAL_SIGMA_SHARE * cfg.height
+        diff = resized - cv2.GaussianBlur(resized, (0, 0), sigma)
+        spread = np.sqrt(cv2.GaussianBlur(diff * diff, (0, 0), sigma))
+        channels.append(np.float32(0.5) + np.float32(0.25) * diff / np.maximum(spread, np.float32(LOCAL_SPREAD_FLOOR)))
+    return np.clip(np.stack(channels, axis=-1), 0.0, 1.0)
 
 
 def plate_inputs(images: list[np.ndarray], cfg: PlateModelConfig) -> np.ndarray:
-    """Many crops -> one ``(n, height, width, 1)`` batch for a single model call."""
+    """Many crops -> one ``(n, height, width, channels)`` batch for a single model call."""
     if not images:
-        return np.zeros((0, cfg.height, cfg.width, 1), np.float32)
+        return np.zeros((0, cfg.height, cfg.width, cfg.channels), np.float32)
     return np.stack([plate_input(im, cfg) for im in images])
 
 

@@ -31,6 +31,7 @@ def load_plate_sidecar(path: Path) -> tuple[PlateModelConfig, float]:
             raise SetupError(f"{sidecar}: alphabet {meta.get('alphabet')!r} is not {''.join(PLATE_ALPHABET)!r}")
         model_cfg = dict(meta["model"])
         model_cfg["alphabet"] = tuple(model_cfg.get("alphabet", PLATE_ALPHABET))
+        model_cfg.setdefault("contrast", "stretch")  # sidecars written before the choice existed
         cfg = PlateModelConfig(**model_cfg)
         cfg.validate()
         temperature = float(meta.get("temperature", 1.0))
@@ -77,7 +78,7 @@ class WholePlateReader:
             )
         self.cfg, self.temperature = load_plate_sidecar(self.model_path)
         self.model = OnnxModel(exported, threads)
-        expected_in, expected_out = (self.cfg.height, self.cfg.width, 1), (self.cfg.slots, len(self.cfg.alphabet))
+        expected_in, expected_out = (self.cfg.height, self.cfg.width, self.cfg.channels), (self.cfg.slots, len(self.cfg.alphabet))
         if self.model.input_shape[1:] != expected_in or self.model.output_shape[1:] != expected_out:
             raise SetupError(
                 f"{exported}: model shapes {self.model.input_shape} -> {self.model.output_shape} do not match its sidecar"

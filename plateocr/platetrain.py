@@ -126,7 +126,7 @@ def _plate_model(cfg: PlateModelConfig) -> object:
         x = layers.BatchNormalization(name=f"{name}_bn")(x)
         return layers.Activation("relu", name=f"{name}_relu")(x)
 
-    inputs = keras.Input((cfg.height, cfg.width, 1), name="plate")
+    inputs = keras.Input((cfg.height, cfg.width, cfg.channels), name="plate")
     x = conv(inputs, 24, "conv1", strides=2)
     x = conv(x, 32, "conv2")
     x = layers.MaxPooling2D(name="pool2")(x)

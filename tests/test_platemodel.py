@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 
@@ -85,6 +86,37 @@ def test_plate_input_shape_range_and_colour_cast():
     assert plain.dtype == np.float32 and 0.0 <= plain.min() and plain.max() <= 1.0
     # Contrast stretching undoes a colour cast and low light on a black-on-white plate.
     assert np.abs(plain - tinted).mean() < 0.05
+
+
+def test_local_contrast_reads_both_sides_of_a_shadow_edge_alike():
+    rng = np.random.default_rng(2)
+    grey = np.full((40, 160), 225, np.uint8)
+    grey[8:32, 10:150:14] = 30  # dark strokes on a light plate
+    grey = np.clip(grey + rng.normal(0, 3, grey.shape), 0, 255).astype(np.uint8)
+    shaded = grey.copy()
+    shaded[:, :80] = (shaded[:, :80] * 0.45).astype(np.uint8)  # a hard shadow over the left half
+    left = np.s_[:, : CFG.width // 2 - 12]  # the shaded side, off the edge's halo
+    local = dataclasses.replace(CFG, contrast="local")
+    plain, dark = plate_input(grey, local), plate_input(shaded, local)
+    assert plain.shape == (CFG.height, CFG.width, 1) and plain.dtype == np.float32
+    assert 0.0 <= dark.min() and dark.max() <= 1.0
+    # Stretched over the whole crop, the shaded side's paint sinks towards its strokes; measured
+    # locally, it reads as it does unshaded.
+    assert np.abs(plate_input(grey, CFG) - plate_input(shaded, CFG))[left].mean() > 0.2
+    assert np.abs(plain - dark)[left].mean() < 0.05
+    # The strokes stay dark and the paint light on both sides.
+    strokes = cv2.resize(grey, (CFG.width, CFG.height), interpolation=cv2.INTER_AREA) < 128
+    for side in (left, np.s_[:, CFG.width // 2 + 12 :]):
+        assert dark[side][strokes[side]].mean() < 0.3 and dark[side][~strokes[side]].mean() > 0.5
+    # Flat paint is not blown up into strokes: its noise stays near the middle grey, far from a stroke's dark.
+    flat = plate_input(np.clip(225 + rng.normal(0, 3, (40, 160)), 0, 255).astype(np.uint8), local)
+    assert np.abs(flat - 0.5).mean() < 0.1 and flat.min() > 0.15
+    # Both, as two channels: the stretch first, the local contrast second.
+    dual = plate_input(shaded, dataclasses.replace(CFG, contrast="dual"))
+    assert dual.shape == (CFG.height, CFG.width, 2) and dataclasses.replace(CFG, contrast="dual").channels == 2
+    assert np.array_equal(dual[..., :1], plate_input(shaded, CFG)) and np.array_equal(dual[..., 1:], dark)
+    with pytest.raises(ValueError, match="contrast"):
+        dataclasses.replace(CFG, contrast="clahe").validate()
 
 
 def chars_reading(text: str, sure: float = 0.9) -> Reading:

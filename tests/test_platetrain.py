@@ -276,6 +276,35 @@ def test_saved_model_loads_again_and_exports_the_same_readings(tmp_path, tiny_pl
         assert a.text == b.text and np.allclose(a.probs, b.probs, atol=1e-5)
 
 
+def test_the_input_contrast_is_kept_in_the_sidecar_and_read_with(tmp_path, tiny_plate_model):
+    # Trained with the local contrast (the script's flag): the sidecar says so and the reader
+    # normalises its crops so.
+    argv = ["--out", str(tmp_path / "local.h5"), "--steps", "4", "--batch-size", "8", "--val-samples", "16",
+            "--chars74k-share", "0", "--calibration-samples", "0", "--contrast", "local", "-q"]
+    assert train_plate.main(argv) == 0
+    meta = json.loads((tmp_path / "local.json").read_text(encoding="utf-8"))
+    assert meta["model"]["contrast"] == "local"
+    assert WholePlateReader(tmp_path / "local.h5").cfg.contrast == "local"
+    # Both contrasts as two channels: the model's input has two, and its reader feeds it two.
+    argv[argv.index("local")], argv[1] = "dual", str(tmp_path / "dual.h5")
+    assert train_plate.main(argv) == 0
+    dual = WholePlateReader(tmp_path / "dual.h5")
+    assert dual.cfg.channels == 2 and dual.model.input_shape[1:] == (dual.cfg.height, dual.cfg.width, 2)
+    assert len(dual.read([np.full((30, 110, 3), 200, np.uint8)])) == 1
+    # A sidecar written before the choice existed names none: its model was trained on the stretch.
+    old = tmp_path / "old.h5"
+    for suffix in (".h5", ".onnx"):
+        old.with_suffix(suffix).write_bytes(tiny_plate_model.with_suffix(suffix).read_bytes())
+    meta = json.loads(tiny_plate_model.with_suffix(".json").read_text(encoding="utf-8"))
+    del meta["model"]["contrast"]
+    old.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+    assert WholePlateReader(old).cfg.contrast == "stretch"
+    meta["model"]["contrast"] = "clahe"
+    old.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(SetupError, match="contrast"):
+        WholePlateReader(old)
+
+
 @pytest.mark.parametrize("height,width", [(32, 96), (48, 160)])
 def test_model_gives_one_row_of_classes_per_slot_for_any_valid_input(height, width):
     from config import PlateModelConfig
