@@ -120,9 +120,10 @@ class PlateModelConfig:
     slots: int = 10
     alphabet: tuple[str, ...] = PLATE_ALPHABET
     # How the grey crop's levels are normalised (plateocr.platemodel.plate_input): "stretch" (between
-    # the whole crop's 2nd and 98th percentiles) or "local" (each pixel against its neighbourhood's
-    # mean and spread, so a shadow edge across the plate leaves both sides alike), or "dual" (both, as
-    # two input channels). A sidecar that names no contrast was trained on "stretch".
+    # the whole crop's 2nd and 98th percentiles), "local" (each pixel against its neighbourhood's mean
+    # and spread, so a shadow edge across the plate leaves both sides alike) or "dual" (both, as two
+    # input channels; README: local and dual measured, left off). A sidecar that names no contrast was
+    # trained on "stretch".
     contrast: str = "stretch"
 
     @property

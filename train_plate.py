@@ -46,8 +46,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--precision", choices=PLATE_PRECISIONS, default=d.precision,
                    help="arithmetic of the training steps (the saved model is float32 either way)")
     p.add_argument("--contrast", choices=PLATE_CONTRASTS, default=d.model.contrast,
-                   help="how the model's input levels are normalised: the crop's percentiles (stretch) or each "
-                   "pixel against its neighbourhood (local; shadows)")
+                   help="how the model's input levels are normalised: the crop's percentiles (stretch), each "
+                   "pixel against its neighbourhood (local) or both as two channels (dual)")
     p.add_argument("--val-samples", type=int, default=d.val_samples, help="held-out plates validated on")
     p.add_argument("--chars-model", type=Path, default=d.chars_model,
                    help="Chars74K model used to calibrate the 'chars' and 'both' reader modes (skipped if missing)")
