@@ -32,9 +32,15 @@ import numpy as np
 
 from plateocr.plates import Box, crop
 
-# The tilts searched (degrees either way) and the search's step. Searching to 39 or 45 degrees levels
-# more plates turned by 30 in perspective, but also a square two-row plate among test6's (README).
+# The tilts searched (degrees either way) and the search's step.
 MAX_TILT = 30.0
+# A best rotation at MAX_TILT, the search's edge, may lie beyond it (a plate turned by 30 degrees and
+# seen in perspective, or a photo's own lean added to a turn): the search then goes on to WIDE_TILT.
+# A tilt found beyond MAX_TILT levels the box only where the plate it gives is a one-row plate's shape,
+# at least MIN_WIDE_ASPECT times as wide as tall: a square box (a two-row plate, or a one-row plate in
+# steep perspective) finds some level at any angle out there (README: measured with and without).
+WIDE_TILT = 40.0
+MIN_WIDE_ASPECT = 2.5
 TILT_STEP = 1.5
 # The crop's longer side is shrunk to this many pixels before the search.
 WORK_SIZE = 96
@@ -90,11 +96,15 @@ def _row_edge_sharpness(gray: np.ndarray) -> float:
 
 
 def plate_tilt(crop: np.ndarray) -> float:
-    """The angle (degrees, counter-clockwise as ``cv2.getRotationMatrix2D`` turns) that levels the plate in ``crop``."""
+    """The angle (degrees, counter-clockwise as ``cv2.getRotationMatrix2D`` turns) that levels the plate in
+    ``crop``: searched within MAX_TILT, and on to WIDE_TILT where the best lies at that search's edge."""
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
     scale = WORK_SIZE / max(gray.shape[:2])
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA).astype(np.float32)
-    return sharpest_rotation(small, _row_edge_sharpness, MAX_TILT, TILT_STEP, border=cv2.BORDER_REPLICATE, refine=True)
+    angle = sharpest_rotation(small, _row_edge_sharpness, MAX_TILT, TILT_STEP, border=cv2.BORDER_REPLICATE, refine=True)
+    if abs(angle) >= MAX_TILT:
+        angle = sharpest_rotation(small, _row_edge_sharpness, WIDE_TILT, TILT_STEP, border=cv2.BORDER_REPLICATE, refine=True)
+    return angle
 
 
 def level_size(box: Box, angle: float) -> tuple[float, float] | None:
@@ -135,8 +145,11 @@ def level_plate(
     if not margins:
         return Levelled(0.0, [])
     angle = plate_tilt(crop(image, box)) if angle is None else angle
-    # A best rotation at the search's edge is no level found (a square plate or box turns any way).
-    size = level_size(box, angle) if MIN_TILT < abs(angle) < MAX_TILT else None
+    # A best rotation at the search's edge is no level found (a square plate or box turns any way), nor
+    # is one beyond MAX_TILT that gives no one-row plate.
+    size = level_size(box, angle) if MIN_TILT < abs(angle) < WIDE_TILT else None
+    if size is not None and abs(angle) >= MAX_TILT and size[0] < MIN_WIDE_ASPECT * size[1]:
+        size = None
     if size is None:
         return Levelled(0.0, [])
     cx, cy = box.x + box.w / 2, box.y + box.h / 2

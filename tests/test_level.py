@@ -8,7 +8,7 @@ import pytest
 
 from config import RecognizeConfig
 from conftest import turned_photo
-from plateocr.level import MIN_HEIGHT_SHARE, MIN_TILT, level_size, levelled_views, plate_tilt
+from plateocr.level import MAX_TILT, MIN_HEIGHT_SHARE, MIN_TILT, WIDE_TILT, level_plate, level_size, levelled_views, plate_tilt
 from plateocr.plates import Box
 
 
@@ -17,6 +17,36 @@ def test_the_tilt_that_levels_a_turned_plate_is_found(rendered_plate, angle):
     plate, _ = rendered_plate("2745BCD")
     photo, box = turned_photo(plate, angle)
     assert abs(plate_tilt(photo[box.y : box.y2, box.x : box.x2]) + angle) <= 3.0
+
+
+@pytest.mark.parametrize("angle", [-36.0, 34.0])
+def test_a_plate_turned_beyond_the_searchs_edge_is_found_and_levelled(rendered_plate, angle):
+    """A best rotation at MAX_TILT sends the search on to WIDE_TILT, and a one-row plate found there is levelled."""
+    assert MAX_TILT < abs(angle) < WIDE_TILT
+    plate, _ = rendered_plate("2745BCD")
+    photo, box = turned_photo(plate, angle)
+    tilt = plate_tilt(photo[box.y : box.y2, box.x : box.x2])
+    assert abs(tilt + angle) <= 3.0
+    (view,) = level_plate(photo, box, [(0.0, 0.0)], tilt).views
+    h, w = plate.shape[:2]
+    assert abs(view.shape[1] - w) <= 6 and abs(view.shape[0] - h) <= 6
+    level = cv2.resize(view, (w, h)).astype(np.float32)
+    assert np.corrcoef(level.ravel(), plate.astype(np.float32).ravel())[0, 1] > 0.8
+
+
+def test_beyond_the_searchs_edge_only_a_one_row_plates_shape_is_levelled(rendered_plate):
+    """A square box solves to a square plate at a tilt beyond MAX_TILT (a two-row plate, or a one-row
+    plate in steep perspective, whose best rotation can land anywhere out there): it is not levelled,
+    while the same tilt inside the search levels it, and a one-row plate's bounds are levelled beyond."""
+    plate, _ = rendered_plate("2745BCD")
+    photo, box = turned_photo(plate, 35.0)
+    assert level_plate(photo, box, [(0.0, 0.0)], -35.0).views
+    square = Box(box.x, box.y, box.w, box.w)
+    assert level_size(square, 35.0) is not None
+    assert level_plate(photo, square, [(0.0, 0.0)], -35.0).views == []
+    assert level_plate(photo, square, [(0.0, 0.0)], -20.0).views
+    # At WIDE_TILT itself, the wider search's edge, no level is found.
+    assert level_plate(photo, box, [(0.0, 0.0)], -WIDE_TILT).views == []
 
 
 def test_the_tilt_is_found_between_the_searchs_steps(rendered_plate):
