@@ -62,6 +62,12 @@ MIN_ROW_CHARS = 3
 # Two rows whose characters' centres all lie within this many character heights of one line are one
 # plate's row, broken at the gap between a turned plate's digits and letters (``_join_slanting_rows``).
 SLANT_LINE_TOLERANCE = 0.25
+# A hard shadow edge across a plate wipes out the character it runs through, and the row breaks at a gap
+# of one character and more. Two rows on one line whose gap is over ROW_MAX_GAP but at most this many
+# character heights, and that hold at most BRIDGED_MAX_CHARS characters together, are also proposed
+# (and scored) as one row bridged across the gap; the two rows stay proposals of their own.
+BRIDGE_MAX_GAP = 2.2
+BRIDGED_MAX_CHARS = 9
 # Where a plate's plain background cannot be followed, it reaches this far past its text: left and right
 # as shares of the text row's length (the left one covers an EU band), above and below of a character's height.
 TEXT_TO_PLATE = (0.12, 0.22, 0.08, 0.22)
@@ -339,9 +345,10 @@ def _join_slanting_rows(rows: list[np.ndarray]) -> list[np.ndarray]:
     return rows
 
 
-def _row_pairs(rows: list[np.ndarray]) -> list[tuple[int, int]]:
+def _row_pairs(rows: list[np.ndarray], min_gap: float = ROW_MIN_GAP, max_gap: float = ROW_MAX_GAP) -> list[tuple[int, int]]:
     """Index pairs (first, second), in order, of rows alike in height and polarity whose second starts
-    within the row gap after the first ends (``_join_slanting_rows``' cheap tests)."""
+    between ``min_gap`` and ``max_gap`` character heights after the first ends (by default the row gap:
+    ``_join_slanting_rows``' cheap tests)."""
     heights = np.array([np.median(r[:, 3] - r[:, 1]) for r in rows], np.float64)
     polarity = np.array([r[0, 4] for r in rows])
     starts = np.array([r[:, 0].min() for r in rows], np.float64)
@@ -352,11 +359,23 @@ def _row_pairs(rows: list[np.ndarray]) -> list[tuple[int, int]]:
     ok = (
         (polarity[:, None] == polarity[None, :])
         & (ratio <= ROW_HEIGHT_RATIO)
-        & (gap >= ROW_MIN_GAP * mean_h)
-        & (gap <= ROW_MAX_GAP * mean_h)
+        & (gap >= min_gap * mean_h)
+        & (gap <= max_gap * mean_h)
     )
     np.fill_diagonal(ok, False)
     return [(int(i), int(j)) for i, j in zip(*np.nonzero(ok))]
+
+
+def _bridged_rows(rows: list[np.ndarray]) -> list[np.ndarray]:
+    """Pairs of rows on one line with a gap too wide for neighbours but not for a lost character, each
+    joined into one row (``BRIDGE_MAX_GAP``): a plate's row broken where a shadow edge crosses it."""
+    if len(rows) < 2:
+        return []
+    return [
+        np.concatenate([rows[i], rows[j]])
+        for i, j in _row_pairs(rows, ROW_MAX_GAP, BRIDGE_MAX_GAP)
+        if len(rows[i]) + len(rows[j]) <= BRIDGED_MAX_CHARS and _on_one_line(rows[i], rows[j])
+    ]
 
 
 def _on_one_line(first: np.ndarray, second: np.ndarray) -> bool:
@@ -597,8 +616,8 @@ def _text_quality(rows: list[np.ndarray]) -> float:
 
 
 def _best_text(rows: list[np.ndarray]) -> list[np.ndarray]:
-    """The best row, with its partner when the two make a two-row plate."""
-    options = [[row] for row in rows] + [[rows[i], rows[j]] for i, j in _stacked_pairs(rows)]
+    """The best row (or two bridged across a lost character), with its partner when the two make a two-row plate."""
+    options = [[row] for row in rows + _bridged_rows(rows)] + [[rows[i], rows[j]] for i, j in _stacked_pairs(rows)]
     return max(options, key=_text_quality)
 
 
@@ -711,7 +730,8 @@ def _propose(work: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
     blue = _blue_mask(cv2.cvtColor(work, cv2.COLOR_BGR2HSV))
     chars = _char_boxes(gray)
     proposals: list[tuple[np.ndarray, str]] = []
-    proposals += [(box, "chars") for box in _row_candidates(gray, blue, _text_rows(chars))]
+    rows = _text_rows(chars)
+    proposals += [(box, "chars") for box in _row_candidates(gray, blue, rows + _bridged_rows(rows))]
     proposals += [(_snap_to_row(gray, blue, box, chars), "morph") for box in _morph_candidates(gray)]
     proposals += [(_snap_to_row(gray, blue, box, chars), "band") for box in _band_candidates(blue)]
     logger.debug("%d character blobs, %d proposals", len(chars), len(proposals))
