@@ -65,7 +65,8 @@ SLANT_LINE_TOLERANCE = 0.25
 # A hard shadow edge across a plate wipes out the character it runs through, and the row breaks at a gap
 # of one character and more. Two rows on one line whose gap is over ROW_MAX_GAP but at most this many
 # character heights, and that hold at most BRIDGED_MAX_CHARS characters together, are also proposed
-# (and scored) as one row bridged across the gap; the two rows stay proposals of their own.
+# (and scored) as one row bridged across the gap; the two rows stay proposals of their own. A chain of
+# two characters, too short to be a row, may bridge onto a row too (proposed only).
 BRIDGE_MAX_GAP = 2.2
 BRIDGED_MAX_CHARS = 9
 # Where a plate's plain background cannot be followed, it reaches this far past its text: left and right
@@ -305,9 +306,9 @@ def _text_rows(blobs: np.ndarray) -> list[np.ndarray]:
     return completed
 
 
-def _whole_rows(chars: np.ndarray) -> list[np.ndarray]:
-    """Chains of neighbouring whole character blobs (at least ``MIN_ROW_CHARS``)."""
-    if len(chars) < MIN_ROW_CHARS:
+def _whole_rows(chars: np.ndarray, min_chars: int = MIN_ROW_CHARS, max_chars: int = 10**6) -> list[np.ndarray]:
+    """Chains of neighbouring whole character blobs (at least ``min_chars``, at most ``max_chars``)."""
+    if len(chars) < min_chars:
         return []
     linked = _links(chars, chars)
     parent = list(range(len(chars)))
@@ -318,7 +319,7 @@ def _whole_rows(chars: np.ndarray) -> list[np.ndarray]:
     groups: dict[int, list[int]] = {}
     for i in range(len(chars)):
         groups.setdefault(_find_root(parent, i), []).append(i)
-    return [chars[idx] for idx in groups.values() if len(idx) >= MIN_ROW_CHARS]
+    return [chars[idx] for idx in groups.values() if min_chars <= len(idx) <= max_chars]
 
 
 def _join_slanting_rows(rows: list[np.ndarray]) -> list[np.ndarray]:
@@ -345,11 +346,18 @@ def _join_slanting_rows(rows: list[np.ndarray]) -> list[np.ndarray]:
     return rows
 
 
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a short 1-d array, without its overhead (the same value)."""
+    ordered = np.sort(values)
+    middle = len(ordered) // 2
+    return float(ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2)
+
+
 def _row_pairs(rows: list[np.ndarray], min_gap: float = ROW_MIN_GAP, max_gap: float = ROW_MAX_GAP) -> list[tuple[int, int]]:
     """Index pairs (first, second), in order, of rows alike in height and polarity whose second starts
     between ``min_gap`` and ``max_gap`` character heights after the first ends (by default the row gap:
     ``_join_slanting_rows``' cheap tests)."""
-    heights = np.array([np.median(r[:, 3] - r[:, 1]) for r in rows], np.float64)
+    heights = np.array([_median(r[:, 3] - r[:, 1]) for r in rows], np.float64)
     polarity = np.array([r[0, 4] for r in rows])
     starts = np.array([r[:, 0].min() for r in rows], np.float64)
     ends = np.array([r[:, 2].max() for r in rows], np.float64)
@@ -366,15 +374,22 @@ def _row_pairs(rows: list[np.ndarray], min_gap: float = ROW_MIN_GAP, max_gap: fl
     return [(int(i), int(j)) for i, j in zip(*np.nonzero(ok))]
 
 
-def _bridged_rows(rows: list[np.ndarray]) -> list[np.ndarray]:
+def _bridged_rows(rows: list[np.ndarray], pieces: list[np.ndarray] = ()) -> list[np.ndarray]:
     """Pairs of rows on one line with a gap too wide for neighbours but not for a lost character, each
-    joined into one row (``BRIDGE_MAX_GAP``): a plate's row broken where a shadow edge crosses it."""
-    if len(rows) < 2:
+    joined into one row (``BRIDGE_MAX_GAP``): a plate's row broken where a shadow edge crosses it.
+
+    ``pieces`` (chains of two characters, too short to be rows) may bridge onto a row, not onto each
+    other: the two letters left of three where the edge took the third.
+    """
+    parts = list(rows) + list(pieces)
+    if len(parts) < 2:
         return []
+    full = len(rows)
     return [
-        np.concatenate([rows[i], rows[j]])
-        for i, j in _row_pairs(rows, ROW_MAX_GAP, BRIDGE_MAX_GAP)
-        if len(rows[i]) + len(rows[j]) <= BRIDGED_MAX_CHARS and _on_one_line(rows[i], rows[j])
+        np.concatenate([parts[i], parts[j]])
+        for i, j in _row_pairs(parts, ROW_MAX_GAP, BRIDGE_MAX_GAP)
+        if (i < full or j < full) and len(parts[i]) + len(parts[j]) <= BRIDGED_MAX_CHARS
+        and _on_one_line(parts[i], parts[j])
     ]
 
 
@@ -731,7 +746,8 @@ def _propose(work: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
     chars = _char_boxes(gray)
     proposals: list[tuple[np.ndarray, str]] = []
     rows = _text_rows(chars)
-    proposals += [(box, "chars") for box in _row_candidates(gray, blue, rows + _bridged_rows(rows))]
+    pieces = _whole_rows(chars[chars[:, 5] == 0], 2, 2)  # two-character chains, for bridging only
+    proposals += [(box, "chars") for box in _row_candidates(gray, blue, rows + _bridged_rows(rows, pieces))]
     proposals += [(_snap_to_row(gray, blue, box, chars), "morph") for box in _morph_candidates(gray)]
     proposals += [(_snap_to_row(gray, blue, box, chars), "band") for box in _band_candidates(blue)]
     logger.debug("%d character blobs, %d proposals", len(chars), len(proposals))
