@@ -292,10 +292,17 @@ def _text_rows(blobs: np.ndarray) -> list[np.ndarray]:
     Whole characters chain into rows; a merged blob that chains onto a row joins it cut into its
     characters (``_split_merged``) while the parts do not outnumber the row's whole characters.
     """
+    return _rows_and_pairs(blobs)[0]
+
+
+def _rows_and_pairs(blobs: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``_text_rows``, and the chains of two whole characters (too short to be rows) beside them."""
     chars, merged = blobs[blobs[:, 5] == 0], blobs[blobs[:, 5] != 0]
-    rows = _join_slanting_rows(_whole_rows(chars))
+    chains = _chains(chars)
+    rows = _join_slanting_rows([chain for chain in chains if len(chain) >= MIN_ROW_CHARS])
+    pairs = [chain for chain in chains if len(chain) == 2]
     if not len(merged):
-        return rows
+        return rows, pairs
     completed = []
     for row in rows:
         touching = np.flatnonzero(_links(row, merged).any(axis=0) | _links(merged, row).any(axis=1))
@@ -303,12 +310,12 @@ def _text_rows(blobs: np.ndarray) -> list[np.ndarray]:
         if parts and sum(map(len, parts)) <= len(row):
             row = np.concatenate([row, *parts])
         completed.append(row)
-    return completed
+    return completed, pairs
 
 
-def _whole_rows(chars: np.ndarray, min_chars: int = MIN_ROW_CHARS, max_chars: int = 10**6) -> list[np.ndarray]:
-    """Chains of neighbouring whole character blobs (at least ``min_chars``, at most ``max_chars``)."""
-    if len(chars) < min_chars:
+def _chains(chars: np.ndarray) -> list[np.ndarray]:
+    """Chains of at least two neighbouring whole character blobs."""
+    if len(chars) < 2:
         return []
     linked = _links(chars, chars)
     parent = list(range(len(chars)))
@@ -319,7 +326,7 @@ def _whole_rows(chars: np.ndarray, min_chars: int = MIN_ROW_CHARS, max_chars: in
     groups: dict[int, list[int]] = {}
     for i in range(len(chars)):
         groups.setdefault(_find_root(parent, i), []).append(i)
-    return [chars[idx] for idx in groups.values() if min_chars <= len(idx) <= max_chars]
+    return [chars[idx] for idx in groups.values() if len(idx) >= 2]
 
 
 def _join_slanting_rows(rows: list[np.ndarray]) -> list[np.ndarray]:
@@ -395,7 +402,7 @@ def _bridged_rows(rows: list[np.ndarray], pieces: list[np.ndarray] = ()) -> list
 
 def _on_one_line(first: np.ndarray, second: np.ndarray) -> bool:
     """Whether all the centres of two rows lie within ``SLANT_LINE_TOLERANCE`` character heights of one line."""
-    mean_h = (float(np.median(first[:, 3] - first[:, 1])) + float(np.median(second[:, 3] - second[:, 1]))) / 2
+    mean_h = (_median(first[:, 3] - first[:, 1]) + _median(second[:, 3] - second[:, 1])) / 2
     line = _centre_line(np.concatenate([first, second]))
     if line is None:
         return False
@@ -745,9 +752,8 @@ def _propose(work: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
     blue = _blue_mask(cv2.cvtColor(work, cv2.COLOR_BGR2HSV))
     chars = _char_boxes(gray)
     proposals: list[tuple[np.ndarray, str]] = []
-    rows = _text_rows(chars)
-    pieces = _whole_rows(chars[chars[:, 5] == 0], 2, 2)  # two-character chains, for bridging only
-    proposals += [(box, "chars") for box in _row_candidates(gray, blue, rows + _bridged_rows(rows, pieces))]
+    rows, pairs = _rows_and_pairs(chars)
+    proposals += [(box, "chars") for box in _row_candidates(gray, blue, rows + _bridged_rows(rows, pairs))]
     proposals += [(_snap_to_row(gray, blue, box, chars), "morph") for box in _morph_candidates(gray)]
     proposals += [(_snap_to_row(gray, blue, box, chars), "band") for box in _band_candidates(blue)]
     logger.debug("%d character blobs, %d proposals", len(chars), len(proposals))
