@@ -69,6 +69,15 @@ SLANT_LINE_TOLERANCE = 0.25
 # two characters, too short to be a row, may bridge onto a row too (proposed only).
 BRIDGE_MAX_GAP = 2.2
 BRIDGED_MAX_CHARS = 9
+# A plate's row can run on along its line into lettering or clutter beside it (a turned plate's row is
+# chained over gaps a level one would stop at). A row of LONG_ROW[0] to LONG_ROW[1] blobs, too long for a
+# plate and its band, is also proposed as each run of WINDOW_CHARS neighbouring characters that is spaced as
+# a Spanish plate's row: its widest step between neighbours' centres after its fourth character, and
+# WINDOW_GAP_RATIO times the median of its other steps at least (a rendered plate's is 1.4; 1.2 and 1.3
+# measured the same). Longer rows are texture.
+LONG_ROW = (10, 14)
+WINDOW_CHARS = 7
+WINDOW_GAP_RATIO = 1.25
 # Where a plate's plain background cannot be followed, it reaches this far past its text: left and right
 # as shares of the text row's length (the left one covers an EU band), above and below of a character's height.
 TEXT_TO_PLATE = (0.12, 0.22, 0.08, 0.22)
@@ -398,6 +407,27 @@ def _bridged_rows(rows: list[np.ndarray], pieces: list[np.ndarray] = ()) -> list
         if (i < full or j < full) and len(parts[i]) + len(parts[j]) <= BRIDGED_MAX_CHARS
         and _on_one_line(parts[i], parts[j])
     ]
+
+
+def _row_windows(rows: list[np.ndarray]) -> list[np.ndarray]:
+    """The runs of ``WINDOW_CHARS`` neighbouring characters of the rows too long for one plate (``LONG_ROW``)
+    that are spaced as a Spanish plate's row (``_has_plate_gap``)."""
+    windows = []
+    for row in rows:
+        if LONG_ROW[0] <= len(row) <= LONG_ROW[1]:
+            ordered = row[np.argsort(row[:, 0] + row[:, 2], kind="stable")]
+            runs = (ordered[k : k + WINDOW_CHARS] for k in range(len(ordered) - WINDOW_CHARS + 1))
+            windows += [run for run in runs if _has_plate_gap(run)]
+    return windows
+
+
+def _has_plate_gap(run: np.ndarray) -> bool:
+    """Whether a run's widest step between neighbours' centres (left to right) comes after its fourth
+    character and is ``WINDOW_GAP_RATIO`` times the median of its other steps: a Spanish plate's digits,
+    gap, letters. Centres, not box edges, so that it holds for turned rows, whose boxes overlap."""
+    centres = np.stack([(run[:, 0] + run[:, 2]) / 2, (run[:, 1] + run[:, 3]) / 2], axis=1)
+    steps = np.hypot(*np.diff(centres, axis=0).T)
+    return int(np.argmax(steps)) == 3 and steps[3] >= WINDOW_GAP_RATIO * _median(np.delete(steps, 3))
 
 
 def _on_one_line(first: np.ndarray, second: np.ndarray) -> bool:
@@ -753,7 +783,8 @@ def _propose(work: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
     chars = _char_boxes(gray)
     proposals: list[tuple[np.ndarray, str]] = []
     rows, pairs = _rows_and_pairs(chars)
-    proposals += [(box, "chars") for box in _row_candidates(gray, blue, rows + _bridged_rows(rows, pairs))]
+    extra = _bridged_rows(rows, pairs) + _row_windows(rows)
+    proposals += [(box, "chars") for box in _row_candidates(gray, blue, rows + extra)]
     proposals += [(_snap_to_row(gray, blue, box, chars), "morph") for box in _morph_candidates(gray)]
     proposals += [(_snap_to_row(gray, blue, box, chars), "band") for box in _band_candidates(blue)]
     logger.debug("%d character blobs, %d proposals", len(chars), len(proposals))
