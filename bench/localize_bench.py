@@ -2,12 +2,14 @@
 
 Prints figures, asserts nothing::
 
-    PYTHONPATH=. .venv/bin/python bench/localize_bench.py [--data DIR] [--scenes N] [--verbose]
+    PYTHONPATH=. .venv/bin/python bench/localize_bench.py [--data DIR] [--scenes N] [--perturbed [KINDS]] [--verbose]
 
 Recall counts a label box as found when a candidate overlaps it with IoU >= 0.5, in the top 1
 and within the top 5, on test6Training, on the generated test set (``bench/testset.py``: level
 scenes, and its tilted and two-row subsets) when it exists, and on scenes drawn here. Images
 whose name is a Spanish plate (``config.SPANISH_PLATE``) are reported apart from the others.
+With ``--perturbed``, also test6's Spanish photos perturbed as ``bench/perturbed.py`` perturbs them (turned,
+in perspective, small, blurred, compressed, under casts, motion blur, hard shadows), kind by kind.
 Timing: median wall-clock and CPU time over the labelled images, and over synthetic scenes from
 ``plateocr.synth`` (416x416 with 40-200 px plates, 4000x3000 with 150-600 px plates; the localiser
 works on a copy at most 1280 px long, so plates narrower than about 3.5% of the long side are out
@@ -140,6 +142,25 @@ def bench_scenes(
     return tally, timer
 
 
+def bench_perturbed(data_root: Path, kinds: Sequence[str]) -> list[tuple[str, Tally]]:
+    """Recall on test6's Spanish photos perturbed as ``bench/perturbed.py`` perturbs them, kind by kind
+    (the plate's box carried through the perturbation is the truth)."""
+    from perturbed import ALL_KINDS, spanish_photos  # bench/perturbed.py (run as a script, ``bench`` is bench/bench.py)
+
+    unknown = sorted(set(kinds) - set(ALL_KINDS))
+    if unknown:
+        raise SystemExit(f"unknown perturbations {unknown}; choose from {sorted(ALL_KINDS)}")
+    photos = list(spanish_photos(data_root))
+    tallies = []
+    for kind in kinds:
+        tally, timer = Tally(), Timer()
+        for _, photo, box in photos:
+            image, plate = ALL_KINDS[kind](photo, box)
+            score_image(timer.run(image), [plate.as_tuple()], tally)
+        tallies.append((kind, tally))
+    return tallies
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -149,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="generated test set (bench/testset.py): its level scenes and tilted, two-row subsets")
     parser.add_argument("--scenes", type=int, default=20, help="synthetic scenes per canvas size (0: none)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic scenes")
+    parser.add_argument("--perturbed", nargs="?", const="all", metavar="KINDS",
+                        help="also test6's Spanish photos perturbed (bench/perturbed.py's kinds, comma-separated; "
+                             "all when none given): the plate's top-1 and top-5 recall, kind by kind")
     parser.add_argument("--verbose", action="store_true", help="log every image's candidates")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(message)s")
@@ -170,6 +194,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             spanish, _, timer = bench_labelled(folder)
             print(spanish.line(f"{name} scenes"))
             print(timer.line(f"{name} scenes"))
+    if args.perturbed and (args.data / "images").is_dir():
+        from perturbed import ALL_KINDS
+
+        kinds = list(ALL_KINDS) if args.perturbed == "all" else args.perturbed.split(",")
+        total = Tally()
+        for kind, tally in bench_perturbed(args.data.parent, kinds):
+            print(tally.line(f"perturbed {kind}"))
+            total.plates, total.top1, total.top5 = total.plates + tally.plates, total.top1 + tally.top1, total.top5 + tally.top5
+            total.best_ious += tally.best_ious
+        print(total.line(f"perturbed, {len(kinds)} kinds"))
     for canvas, widths in SCENE_SETS if args.scenes > 0 else ():
         name = f"synthetic {canvas[1]}x{canvas[0]} scenes, plates {widths[0]:.0f}-{widths[1]:.0f} px"
         tally, timer = bench_scenes(args.scenes, args.seed, canvas, widths)

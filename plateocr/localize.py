@@ -70,12 +70,12 @@ SLANT_LINE_TOLERANCE = 0.25
 BRIDGE_MAX_GAP = 2.2
 BRIDGED_MAX_CHARS = 9
 # A plate's row can run on along its line into lettering or clutter beside it (a turned plate's row is
-# chained over gaps a level one would stop at). A row of LONG_ROW[0] to LONG_ROW[1] blobs, too long for a
-# plate and its band, is also proposed as each run of WINDOW_CHARS neighbouring characters that is spaced as
-# a Spanish plate's row: its widest step between neighbours' centres after its fourth character, and
-# WINDOW_GAP_RATIO times the median of its other steps at least (a rendered plate's is 1.4; 1.2 and 1.3
-# measured the same). Longer rows are texture.
-LONG_ROW = (10, 14)
+# chained over gaps a level one would stop at), and a row of a plate and its band is grown into a box around
+# both. A row of LONG_ROW[0] to LONG_ROW[1] blobs, longer than a plate's seven, is also proposed as each run of
+# WINDOW_CHARS neighbouring characters that is spaced as a Spanish plate's row: its widest step between
+# neighbours' centres after its fourth character, and WINDOW_GAP_RATIO times the median of its other steps
+# at least (a rendered plate's is 1.4; 1.2 and 1.3 measured the same). Longer rows are texture.
+LONG_ROW = (8, 14)
 WINDOW_CHARS = 7
 WINDOW_GAP_RATIO = 1.25
 # Where a plate's plain background cannot be followed, it reaches this far past its text: left and right
