@@ -415,3 +415,30 @@ def test_real_plates_turned_or_in_perspective_rank_first(shared_data) -> None:
             candidates = find_plate_candidates(image, 5)
             first += bool(candidates) and iou(candidates[0].box, plate.as_tuple()) >= 0.5
     assert first >= 36
+
+
+def test_a_box_whose_row_is_spaced_as_a_plate_scores_higher() -> None:
+    """Two boxes alike in all but their row's spacing: seven dark characters with the plate's wider gap after
+    the fourth, and seven evenly spaced (a sign, a dealer's name). The plate's scores higher, by the weight of
+    the "spaced" feature; a row of six carries no such evidence."""
+    from plateocr.localize import FEATURE_NAMES, SCORE_WEIGHTS, _features
+
+    def scene(gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        gray = np.full((200, 400), 90, np.uint8)
+        gray[60:130, 40:360] = 235  # the plate's (or the sign's) light background
+        lefts = [70 + 34 * k + (gap if k >= 4 else 0) for k in range(7)]
+        chars = np.array([[x, 75, x + 20, 115, 1, 0] for x in lefts], np.float32)
+        for x0, y0, x1, y1, _, _ in chars.astype(int):
+            gray[y0:y1, x0:x1] = 30
+        return gray, chars, np.array([40, 60, 360, 130], np.float32)
+
+    blue = np.zeros((200, 400), np.uint8)
+    spaced = FEATURE_NAMES.index("spaced")
+    plate_gray, plate_chars, box = scene(gap=16)
+    sign_gray, sign_chars, _ = scene(gap=0)
+    plate = _features(box, plate_gray, blue, plate_chars)
+    sign = _features(box, sign_gray, blue, sign_chars)
+    assert plate[spaced] == 1.0 and sign[spaced] == 0.0
+    weights = np.array([SCORE_WEIGHTS.get(name, 0.0) for name in FEATURE_NAMES], np.float32)
+    assert float(plate @ weights - sign @ weights) == pytest.approx(SCORE_WEIGHTS["spaced"], abs=0.05)
+    assert _features(box, plate_gray, blue, plate_chars[1:])[spaced] == 0.0  # six characters
