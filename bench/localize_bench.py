@@ -142,11 +142,12 @@ def bench_scenes(
     return tally, timer
 
 
-def bench_perturbed(data_root: Path, kinds: Sequence[str]) -> list[tuple[str, Tally]]:
+def bench_perturbed(data_root: Path, kinds: Sequence[str] | None = None) -> list[tuple[str, Tally]]:
     """Recall on test6's Spanish photos perturbed as ``bench/perturbed.py`` perturbs them, kind by kind
-    (the plate's box carried through the perturbation is the truth)."""
+    (``kinds``; None: all), the plate's box carried through the perturbation being the truth."""
     from perturbed import ALL_KINDS, spanish_photos  # bench/perturbed.py (run as a script, ``bench`` is bench/bench.py)
 
+    kinds = list(ALL_KINDS) if kinds is None else kinds
     unknown = sorted(set(kinds) - set(ALL_KINDS))
     if unknown:
         raise SystemExit(f"unknown perturbations {unknown}; choose from {sorted(ALL_KINDS)}")
@@ -195,15 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(spanish.line(f"{name} scenes"))
             print(timer.line(f"{name} scenes"))
     if args.perturbed and (args.data / "images").is_dir():
-        from perturbed import ALL_KINDS
-
-        kinds = list(ALL_KINDS) if args.perturbed == "all" else args.perturbed.split(",")
-        total = Tally()
-        for kind, tally in bench_perturbed(args.data.parent, kinds):
+        tallies = bench_perturbed(args.data.parent, None if args.perturbed == "all" else args.perturbed.split(","))
+        for kind, tally in tallies:
             print(tally.line(f"perturbed {kind}"))
-            total.plates, total.top1, total.top5 = total.plates + tally.plates, total.top1 + tally.top1, total.top5 + tally.top5
-            total.best_ious += tally.best_ious
-        print(total.line(f"perturbed, {len(kinds)} kinds"))
+        total = Tally(
+            plates=sum(t.plates for _, t in tallies), top1=sum(t.top1 for _, t in tallies),
+            top5=sum(t.top5 for _, t in tallies), best_ious=[v for _, t in tallies for v in t.best_ious],
+        )
+        print(total.line(f"perturbed, {len(tallies)} kinds"))
     for canvas, widths in SCENE_SETS if args.scenes > 0 else ():
         name = f"synthetic {canvas[1]}x{canvas[0]} scenes, plates {widths[0]:.0f}-{widths[1]:.0f} px"
         tally, timer = bench_scenes(args.scenes, args.seed, canvas, widths)

@@ -421,7 +421,7 @@ def test_a_box_whose_row_is_spaced_as_a_plate_scores_higher() -> None:
     """Two boxes alike in all but their row's spacing: seven dark characters with the plate's wider gap after
     the fourth, and seven evenly spaced (a sign, a dealer's name). The plate's scores higher, by the weight of
     the "spaced" feature; a row of six carries no such evidence."""
-    from plateocr.localize import FEATURE_NAMES, SCORE_WEIGHTS, _features
+    from plateocr.localize import FEATURE_NAMES, SCORE_WEIGHTS, WEIGHT_VECTOR, _features
 
     def scene(gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         gray = np.full((200, 400), 90, np.uint8)
@@ -439,6 +439,5 @@ def test_a_box_whose_row_is_spaced_as_a_plate_scores_higher() -> None:
     plate = _features(box, plate_gray, blue, plate_chars)
     sign = _features(box, sign_gray, blue, sign_chars)
     assert plate[spaced] == 1.0 and sign[spaced] == 0.0
-    weights = np.array([SCORE_WEIGHTS.get(name, 0.0) for name in FEATURE_NAMES], np.float32)
-    assert float(plate @ weights - sign @ weights) == pytest.approx(SCORE_WEIGHTS["spaced"], abs=0.05)
+    assert float(plate @ WEIGHT_VECTOR - sign @ WEIGHT_VECTOR) == pytest.approx(SCORE_WEIGHTS["spaced"], abs=0.05)
     assert _features(box, plate_gray, blue, plate_chars[1:])[spaced] == 0.0  # six characters
