@@ -417,30 +417,37 @@ def test_real_plates_turned_or_in_perspective_rank_first(shared_data) -> None:
     assert first >= 36
 
 
+# The box of ``_row_in_a_box``'s light background, and a photo with no blue band.
+ROW_BOX = np.array([40, 60, 360, 130], np.float32)
+NO_BLUE = np.zeros((200, 400), np.uint8)
+
+
+def _row_in_a_box(gap: int, widths: tuple[int, ...] = (20,) * 7) -> tuple[np.ndarray, np.ndarray]:
+    """A grey photo holding ``ROW_BOX``'s light background with a row of dark blobs 40 px tall and ``widths``
+    wide, 34 px apart and ``gap`` px more after the fourth; and those blobs as ``_char_boxes`` rows."""
+    gray = np.full((200, 400), 90, np.uint8)
+    gray[60:130, 40:360] = 235  # the plate's (or the sign's) light background
+    lefts = [70 + 34 * k + (gap if k >= 4 else 0) for k in range(len(widths))]
+    chars = np.array([[x, 75, x + width, 115, 1, 0] for x, width in zip(lefts, widths)], np.float32)
+    for x0, y0, x1, y1, _, _ in chars.astype(int):
+        gray[y0:y1, x0:x1] = 30
+    return gray, chars
+
+
 def test_a_box_whose_row_is_spaced_as_a_plate_scores_higher() -> None:
     """Two boxes alike in all but their row's spacing: seven dark characters with the plate's wider gap after
     the fourth, and seven evenly spaced (a sign, a dealer's name). The plate's scores higher, by the weight of
     the "spaced" feature; a row of six carries no such evidence."""
     from plateocr.localize import FEATURE_NAMES, SCORE_WEIGHTS, WEIGHT_VECTOR, _features
 
-    def scene(gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        gray = np.full((200, 400), 90, np.uint8)
-        gray[60:130, 40:360] = 235  # the plate's (or the sign's) light background
-        lefts = [70 + 34 * k + (gap if k >= 4 else 0) for k in range(7)]
-        chars = np.array([[x, 75, x + 20, 115, 1, 0] for x in lefts], np.float32)
-        for x0, y0, x1, y1, _, _ in chars.astype(int):
-            gray[y0:y1, x0:x1] = 30
-        return gray, chars, np.array([40, 60, 360, 130], np.float32)
-
-    blue = np.zeros((200, 400), np.uint8)
     spaced = FEATURE_NAMES.index("spaced")
-    plate_gray, plate_chars, box = scene(gap=16)
-    sign_gray, sign_chars, _ = scene(gap=0)
-    plate = _features(box, plate_gray, blue, plate_chars)
-    sign = _features(box, sign_gray, blue, sign_chars)
+    plate_gray, plate_chars = _row_in_a_box(gap=16)
+    sign_gray, sign_chars = _row_in_a_box(gap=0)
+    plate = _features(ROW_BOX, plate_gray, NO_BLUE, plate_chars)
+    sign = _features(ROW_BOX, sign_gray, NO_BLUE, sign_chars)
     assert plate[spaced] == 1.0 and sign[spaced] == 0.0
     assert float(plate @ WEIGHT_VECTOR - sign @ WEIGHT_VECTOR) == pytest.approx(SCORE_WEIGHTS["spaced"], abs=0.05)
-    assert _features(box, plate_gray, blue, plate_chars[1:])[spaced] == 0.0  # six characters
+    assert _features(ROW_BOX, plate_gray, NO_BLUE, plate_chars[1:])[spaced] == 0.0  # six characters
 
 
 def test_a_row_of_bars_scores_below_a_row_of_characters() -> None:
@@ -449,21 +456,11 @@ def test_a_row_of_bars_scores_below_a_row_of_characters() -> None:
     of the "bars" feature; the plate's one narrow character costs it a seventh of that."""
     from plateocr.localize import FEATURE_NAMES, SCORE_WEIGHTS, WEIGHT_VECTOR, _features
 
-    def scene(widths: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        gray = np.full((200, 400), 90, np.uint8)
-        gray[60:130, 40:360] = 235
-        lefts = [70 + 34 * k + (16 if k >= 4 else 0) for k in range(7)]
-        chars = np.array([[x, 75, x + wd, 115, 1, 0] for x, wd in zip(lefts, widths)], np.float32)
-        for x0, y0, x1, y1, _, _ in chars.astype(int):
-            gray[y0:y1, x0:x1] = 30
-        return gray, chars
-
-    box, blue = np.array([40, 60, 360, 130], np.float32), np.zeros((200, 400), np.uint8)
     bars = FEATURE_NAMES.index("bars")
-    plate_gray, plate_chars = scene([20, 8, 20, 20, 20, 20, 20])  # "1" is 8 px wide, 40 px tall
-    grille_gray, grille_chars = scene([8] * 7)
-    plate = _features(box, plate_gray, blue, plate_chars)
-    grille = _features(box, grille_gray, blue, grille_chars)
+    plate_gray, plate_chars = _row_in_a_box(16, (20, 8, 20, 20, 20, 20, 20))  # "1" is 8 px wide, 40 px tall
+    grille_gray, grille_chars = _row_in_a_box(16, (8,) * 7)
+    plate = _features(ROW_BOX, plate_gray, NO_BLUE, plate_chars)
+    grille = _features(ROW_BOX, grille_gray, NO_BLUE, grille_chars)
     assert plate[bars] == pytest.approx(1 / 7) and grille[bars] == 1.0
     difference = float(plate @ WEIGHT_VECTOR - grille @ WEIGHT_VECTOR)
     assert difference == pytest.approx(-SCORE_WEIGHTS["bars"] * 6 / 7, abs=0.05)
