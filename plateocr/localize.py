@@ -10,7 +10,9 @@ Several classic cues propose boxes on a resized working copy of the image:
 * ``morph``: black-hat + horizontal gradient, closed into wide blobs of plate shape;
 * ``band``: the saturated blue EU band, with the plate extended to its right.
 
-Boxes from the last two cues snap to the best text row inside them. Every proposal is then scored
+Boxes from the last two cues snap to the best text row inside them; the best of them that hold none are
+looked at again levelled with their frame's lines cut away, as small or blurred plates' characters run
+into the frame (``_framed_text``). Every proposal is then scored
 by the same evidence (``FEATURE_NAMES``: aligned characters filling it, contrast, clean margins,
 a light background, a blue band on its left), duplicates are suppressed, and the best few are
 mapped back to the input's pixels with a small margin. The reader verifies candidates, so recall
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from plateocr.level import plate_tilt
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +96,16 @@ CHAR_WIDTH_RATIO = 0.55
 # proposals for the generated tilted set's first 60 photos, none around the plate holds a bar and 10 % of
 # the others are mostly bars.
 BAR_ASPECT = 0.3
+# Characters that run into the plate's frame (a small or blurred plate whose frame is close to its text) leave
+# no character blobs, only one frame-shaped blob: the plate is proposed by shape (``morph``, ``band``) but scores
+# as a box without text. The FRAMED_BOXES best-scored such boxes of a one-row plate's shape (FRAMED_ASPECT) are
+# looked at again: their dark thresholds (FRAMED_BLOCKS) levelled, lines longer than FRAMED_LINE of the box's
+# width cut away, and a row of at least FRAMED_MIN_CHARS characters left proposes the plate again (``_framed_text``).
+FRAMED_BOXES = 2
+FRAMED_ASPECT = (2.0, 6.5)
+FRAMED_BLOCKS = (11, 21)
+FRAMED_LINE = 0.3
+FRAMED_MIN_CHARS = 5
 # Plate shapes (width / height), loose enough for perspective, two-row plates and squashed photos.
 PLATE_ASPECT = (0.9, 8.0)
 MORPH_MIN_ASPECT = 1.3
@@ -809,7 +823,84 @@ def _propose(work: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
         return np.zeros((0, 4), np.float32), [], np.zeros((0, len(FEATURE_NAMES)), np.float32)
     boxes = np.stack([box for box, _ in proposals])
     features = np.stack([_features(box, gray, blue, chars) for box in boxes])
-    return boxes, [source for _, source in proposals], features
+    sources = [source for _, source in proposals]
+    framed = _framed_text(gray, blue, boxes, sources, features, chars)
+    if framed:
+        boxes = np.concatenate([boxes, np.stack([box for box, _, _ in framed])])
+        sources += [source for _, source, _ in framed]
+        features = np.concatenate([features, np.stack([f for _, _, f in framed])])
+    return boxes, sources, features
+
+
+def _framed_text(
+    gray: np.ndarray, blue: np.ndarray, boxes: np.ndarray, sources: list[str], features: np.ndarray, chars: np.ndarray
+) -> list[tuple[np.ndarray, str, np.ndarray]]:
+    """Plates found by shape (``morph``, ``band``) whose characters run into their frame, proposed again around
+    the characters ``_framed_blobs`` parts from it, with the evidence of those characters.
+
+    Only the ``FRAMED_BOXES`` best-scored textless boxes of a one-row plate's shape (``FRAMED_ASPECT``) are looked at.
+    """
+    has_text = FEATURE_NAMES.index("has_text")
+    aspect = (boxes[:, 2] - boxes[:, 0]) / np.maximum(boxes[:, 3] - boxes[:, 1], 1e-6)
+    textless = [
+        i for i in np.argsort(-(features @ WEIGHT_VECTOR), kind="stable")
+        if sources[i] != "chars" and features[i, has_text] == 0 and FRAMED_ASPECT[0] <= aspect[i] <= FRAMED_ASPECT[1]
+    ]
+    found = []
+    for i in textless[:FRAMED_BOXES]:
+        parted = _framed_blobs(gray, boxes[i])
+        if parted is None:
+            continue
+        blobs = np.concatenate([chars, parted])
+        box = _snap_to_row(gray, blue, boxes[i], blobs)
+        found.append((box, sources[i], _features(box, gray, blue, blobs)))
+    return found
+
+
+def _framed_blobs(gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """Dark character blobs in a box whose characters touch the plate's frame, or None (fewer than ``FRAMED_MIN_CHARS`` in a row).
+
+    The box's adaptive thresholds are turned level (``level.plate_tilt``), the frame's long horizontal
+    lines cut away, and what is left is split into components, mapped back to the working copy.
+    """
+    height, width = gray.shape
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    x0, y0 = max(0, int(box[0] - 0.1 * bw)), max(0, int(box[1] - 0.2 * bh))
+    x1, y1 = min(width, int(np.ceil(box[2] + 0.1 * bw))), min(height, int(np.ceil(box[3] + 0.2 * bh)))
+    patch = gray[y0:y1, x0:x1]
+    ph, pw = patch.shape
+    if ph < 2 * MIN_CHAR_HEIGHT or pw < 4 * MIN_CHAR_HEIGHT:
+        return None
+    rotation = cv2.getRotationMatrix2D((pw / 2, ph / 2), plate_tilt(patch), 1.0)
+    line = cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(FRAMED_LINE * pw)), 1))
+    stats = []
+    for block in FRAMED_BLOCKS:
+        binary = cv2.adaptiveThreshold(patch, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, THRESHOLD_OFFSET)
+        level = cv2.warpAffine(binary, rotation, (pw, ph), flags=cv2.INTER_NEAREST)
+        lines = cv2.dilate(cv2.morphologyEx(level, cv2.MORPH_OPEN, line), np.ones((3, 1), np.uint8))
+        count, _, component_stats, _ = cv2.connectedComponentsWithStats(cv2.subtract(level, lines), connectivity=4)
+        stats.append(component_stats[1:count].astype(np.float32))
+    stats = np.concatenate(stats)
+    w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
+    aspect, fill = w / np.maximum(h, 1), area / np.maximum(w * h, 1)
+    stats = stats[
+        (h >= MIN_CHAR_HEIGHT) & (h >= 0.25 * bh) & (h <= 0.95 * bh + 2) & (fill >= CHAR_FILL[0]) & (fill <= CHAR_FILL[1])
+        & (aspect >= CHAR_ASPECT[0]) & (aspect <= CHAR_ASPECT[1])
+    ]
+    if len(stats) < FRAMED_MIN_CHARS:
+        return None
+    # Each levelled blob's corners taken back to the working copy; its box there is their bounds.
+    back = cv2.invertAffineTransform(rotation)
+    xs = np.stack([stats[:, 0], stats[:, 0] + stats[:, 2]] * 2, axis=1)
+    ys = np.repeat(np.stack([stats[:, 1], stats[:, 1] + stats[:, 3]], axis=1), 2, axis=1)
+    bx = np.clip(back[0, 0] * xs + back[0, 1] * ys + back[0, 2] + x0, 0, width)
+    by = np.clip(back[1, 0] * xs + back[1, 1] * ys + back[1, 2] + y0, 0, height)
+    left, top = bx.min(axis=1), by.min(axis=1)
+    ones = np.ones(len(stats), np.float32)
+    found = np.stack([left, top, bx.max(axis=1) - left, by.max(axis=1) - top, ones, ones], axis=1).astype(np.float32)
+    blobs = _unique_blobs(found[(found[:, 2] >= 1) & (found[:, 3] >= MIN_CHAR_HEIGHT)], 0)  # not cut off at the edge
+    rows = [row for row in _text_rows(blobs) if len(row) >= FRAMED_MIN_CHARS]
+    return np.concatenate(rows) if rows else None
 
 
 def _working_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
