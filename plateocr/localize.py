@@ -890,14 +890,13 @@ def _framed_blobs(gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
     if len(stats) < FRAMED_MIN_CHARS:
         return None
     # Each levelled blob's corners taken back to the working copy; its box there is their bounds.
-    back = cv2.invertAffineTransform(rotation)
-    xs = np.stack([stats[:, 0], stats[:, 0] + stats[:, 2]] * 2, axis=1)
-    ys = np.repeat(np.stack([stats[:, 1], stats[:, 1] + stats[:, 3]], axis=1), 2, axis=1)
-    bx = np.clip(back[0, 0] * xs + back[0, 1] * ys + back[0, 2] + x0, 0, width)
-    by = np.clip(back[1, 0] * xs + back[1, 1] * ys + back[1, 2] + y0, 0, height)
-    left, top = bx.min(axis=1), by.min(axis=1)
+    x, y, right, bottom = stats[:, 0], stats[:, 1], stats[:, 0] + stats[:, 2], stats[:, 1] + stats[:, 3]
+    corners = np.stack([np.stack(c, axis=1) for c in ((x, y), (right, y), (x, bottom), (right, bottom))], axis=1)
+    corners = cv2.transform(corners, cv2.invertAffineTransform(rotation)) + np.float32([x0, y0])
+    corners = np.clip(corners, 0, np.float32([width, height]))
+    (left, top), (far, foot) = corners.min(axis=1).T, corners.max(axis=1).T
     ones = np.ones(len(stats), np.float32)
-    found = np.stack([left, top, bx.max(axis=1) - left, by.max(axis=1) - top, ones, ones], axis=1).astype(np.float32)
+    found = np.stack([left, top, far - left, foot - top, ones, ones], axis=1).astype(np.float32)
     blobs = _unique_blobs(found[(found[:, 2] >= 1) & (found[:, 3] >= MIN_CHAR_HEIGHT)], 0)  # not cut off at the edge
     rows = [row for row in _text_rows(blobs) if len(row) >= FRAMED_MIN_CHARS]
     return np.concatenate(rows) if rows else None
