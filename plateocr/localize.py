@@ -8,7 +8,9 @@ Several classic cues propose boxes on a resized working copy of the image:
   its plain background ends, and over a blue EU band on its left; a row slanting by
   ``MIN_ROW_TILT`` or more is also proposed as a plate turned with it (its rotated rectangle's bounds);
 * ``morph``: black-hat + horizontal gradient, closed into wide blobs of plate shape;
-* ``band``: the saturated blue EU band, with the plate extended to its right.
+* ``band``: the saturated blue EU band, with the plate extended to its right;
+* ``quad``: a light region whose outline is a turned rectangle of a one-row plate's shape, turned level
+  and holding a row of dark characters (a tilted plate whose characters the ``chars`` cue did not chain).
 
 Boxes from the last two cues snap to the best text row inside them; the best of them that hold none are
 looked at again levelled with their frame's lines cut away, as small or blurred plates' characters run
@@ -106,6 +108,14 @@ FRAMED_ASPECT = (2.0, 6.5)
 FRAMED_BLOCKS = (11, 21)
 FRAMED_LINE = 0.3
 FRAMED_MIN_CHARS = 5
+# A tilted plate whose characters do not chain into a row is still a light turned rectangle: light regions
+# (an adaptive threshold over QUAD_BLOCK px, QUAD_OFFSET grey levels above the mean) whose outline fills
+# QUAD_FILL of its turned rectangle, of a one-row plate's shape (FRAMED_ASPECT) and at least QUAD_MIN_SIDE px
+# tall, are turned level; with QUAD_CHARS dark characters QUAD_CHAR_HEIGHT of its height tall, it is proposed.
+# (QUAD_MAX_AREA: at most this share of the photo.)
+QUAD_BLOCK, QUAD_OFFSET = 51, 5
+QUAD_FILL, QUAD_MIN_SIDE, QUAD_MAX_AREA = 0.8, 10, 0.2
+QUAD_CHARS, QUAD_CHAR_HEIGHT = (5, 10), (0.35, 0.95)
 # Plate shapes (width / height), loose enough for perspective, two-row plates and squashed photos.
 PLATE_ASPECT = (0.9, 8.0)
 MORPH_MIN_ASPECT = 1.3
@@ -127,7 +137,7 @@ class Candidate:
     Attributes:
         box: ``(x, y, w, h)`` in the input image's pixels.
         score: higher is more plate-like (not a probability).
-        source: the cue that proposed it (``chars``, ``morph`` or ``band``).
+        source: the cue that proposed it (``chars``, ``morph``, ``band`` or ``quad``).
     """
 
     box: Box
@@ -637,6 +647,60 @@ def _morph_candidates(gray: np.ndarray) -> list[np.ndarray]:
 
 
 # --------------------------------------------------------------------------------------------
+# Cue: light turned rectangles holding a row of characters
+# --------------------------------------------------------------------------------------------
+
+
+def _quad_candidates(gray: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Light regions whose outline is a turned rectangle of a one-row plate's shape holding a row of dark
+    characters (``_quad_blobs``): each the rectangle's bounds and the characters' blobs (``_char_boxes`` rows)."""
+    height, width = gray.shape
+    light = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, QUAD_BLOCK, -QUAD_OFFSET)
+    light = cv2.morphologyEx(light, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    contours, _ = cv2.findContours(light, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    found = []
+    for contour in contours:
+        area = cv2.contourArea(contour)
+        if not 2 * QUAD_MIN_SIDE**2 <= area <= QUAD_MAX_AREA * height * width:
+            continue
+        rect = cv2.minAreaRect(contour)
+        long, short = max(rect[1]), min(rect[1])
+        if short < QUAD_MIN_SIDE or area < QUAD_FILL * long * short or not FRAMED_ASPECT[0] <= long / short <= FRAMED_ASPECT[1]:
+            continue
+        blobs = _quad_blobs(gray, rect)
+        if blobs is not None:
+            corners = np.clip(cv2.boxPoints(rect), 0, np.float32([width, height]))
+            found.append((np.concatenate([corners.min(axis=0), corners.max(axis=0)]).astype(np.float32), blobs))
+    return found
+
+
+def _quad_blobs(gray: np.ndarray, rect: tuple) -> np.ndarray | None:
+    """The dark characters of a turned rectangle (``cv2.minAreaRect``), found in it turned level (the threshold
+    of ``FRAMED_BLOCKS`` that finds most) and taken back; None unless ``QUAD_CHARS`` of them."""
+    (cx, cy), (rw, rh), angle = rect
+    if rw < rh:
+        rw, rh, angle = rh, rw, angle - 90
+    w, h = int(round(rw)), int(round(rh))
+    turn = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
+    turn[:, 2] += (w / 2 - cx, h / 2 - cy)
+    patch = cv2.warpAffine(gray, turn, (w, h), flags=cv2.INTER_LINEAR)
+    best = None
+    for block in FRAMED_BLOCKS:
+        binary = cv2.adaptiveThreshold(patch, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, THRESHOLD_OFFSET)
+        count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=4)
+        stats = stats[1:count].astype(np.float32)
+        bw, bh, area = stats[:, 2], stats[:, 3], stats[:, 4]
+        aspect, fill = bw / np.maximum(bh, 1), area / np.maximum(bw * bh, 1)
+        stats = stats[
+            (bh >= QUAD_CHAR_HEIGHT[0] * h) & (bh <= QUAD_CHAR_HEIGHT[1] * h) & (aspect >= CHAR_ASPECT[0])
+            & (aspect <= CHAR_ASPECT[1]) & (fill >= CHAR_FILL[0]) & (fill <= CHAR_FILL[1])
+        ]
+        if QUAD_CHARS[0] <= len(stats) <= QUAD_CHARS[1] and (best is None or len(stats) > len(best)):
+            best = stats
+    return None if best is None else _turned_back(best, turn, (0, 0), *gray.shape[::-1])
+
+
+# --------------------------------------------------------------------------------------------
 # Cue: the blue EU band
 # --------------------------------------------------------------------------------------------
 
@@ -818,12 +882,16 @@ def _propose(work: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
     proposals += [(box, "chars") for box in _row_candidates(gray, blue, rows + extra)]
     proposals += [(_snap_to_row(gray, blue, box, chars), "morph") for box in _morph_candidates(gray)]
     proposals += [(_snap_to_row(gray, blue, box, chars), "band") for box in _band_candidates(blue)]
-    logger.debug("%d character blobs, %d proposals", len(chars), len(proposals))
-    if not proposals:
+    quads = _quad_candidates(gray)
+    logger.debug("%d character blobs, %d proposals, %d turned rectangles", len(chars), len(proposals), len(quads))
+    if not proposals and not quads:
         return np.zeros((0, 4), np.float32), [], np.zeros((0, len(FEATURE_NAMES)), np.float32)
-    boxes = np.stack([box for box, _ in proposals])
-    features = np.stack([_features(box, gray, blue, chars) for box in boxes])
-    sources = [source for _, source in proposals]
+    boxes = np.stack([box for box, _ in proposals] + [box for box, _ in quads])
+    features = np.stack(
+        [_features(box, gray, blue, chars) for box, _ in proposals]
+        + [_features(box, gray, blue, np.concatenate([chars, blobs])) for box, blobs in quads]
+    )
+    sources = [source for _, source in proposals] + ["quad"] * len(quads)
     framed = _framed_text(gray, blue, boxes, sources, features, chars)
     if framed:
         boxes = np.concatenate([boxes, np.stack([box for box, _, _ in framed])])
@@ -844,7 +912,7 @@ def _framed_text(
     aspect = (boxes[:, 2] - boxes[:, 0]) / np.maximum(boxes[:, 3] - boxes[:, 1], 1e-6)
     textless = [
         i for i in np.argsort(-(features @ WEIGHT_VECTOR), kind="stable")
-        if sources[i] != "chars" and features[i, has_text] == 0 and FRAMED_ASPECT[0] <= aspect[i] <= FRAMED_ASPECT[1]
+        if sources[i] in ("morph", "band") and features[i, has_text] == 0 and FRAMED_ASPECT[0] <= aspect[i] <= FRAMED_ASPECT[1]
     ]
     found = []
     for i in textless[:FRAMED_BOXES]:
@@ -889,17 +957,23 @@ def _framed_blobs(gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
     ]
     if len(stats) < FRAMED_MIN_CHARS:
         return None
-    # Each levelled blob's corners taken back to the working copy; its box there is their bounds.
+    blobs = _turned_back(stats, rotation, (x0, y0), width, height)
+    rows = [row for row in _text_rows(blobs) if len(row) >= FRAMED_MIN_CHARS]
+    return np.concatenate(rows) if rows else None
+
+
+def _turned_back(stats: np.ndarray, turn: np.ndarray, origin: tuple[int, int], width: int, height: int) -> np.ndarray:
+    """Dark blobs found in a levelled patch (``connectedComponentsWithStats`` rows) as ``_char_boxes`` rows of the
+    working copy: each blob's corners taken back through the 2x3 ``turn`` that levelled the patch cut at ``origin``,
+    its box there their bounds (blobs cut off at the copy's edge dropped)."""
     x, y, right, bottom = stats[:, 0], stats[:, 1], stats[:, 0] + stats[:, 2], stats[:, 1] + stats[:, 3]
     corners = np.stack([np.stack(c, axis=1) for c in ((x, y), (right, y), (x, bottom), (right, bottom))], axis=1)
-    corners = cv2.transform(corners, cv2.invertAffineTransform(rotation)) + np.float32([x0, y0])
+    corners = cv2.transform(corners.astype(np.float32), cv2.invertAffineTransform(turn)) + np.float32(origin)
     corners = np.clip(corners, 0, np.float32([width, height]))
     (left, top), (far, foot) = corners.min(axis=1).T, corners.max(axis=1).T
     ones = np.ones(len(stats), np.float32)
     found = np.stack([left, top, far - left, foot - top, ones, ones], axis=1).astype(np.float32)
-    blobs = _unique_blobs(found[(found[:, 2] >= 1) & (found[:, 3] >= MIN_CHAR_HEIGHT)], 0)  # not cut off at the edge
-    rows = [row for row in _text_rows(blobs) if len(row) >= FRAMED_MIN_CHARS]
-    return np.concatenate(rows) if rows else None
+    return _unique_blobs(found[(found[:, 2] >= 1) & (found[:, 3] >= MIN_CHAR_HEIGHT)], 0)
 
 
 def _working_copy(image: np.ndarray) -> tuple[np.ndarray, float]:

@@ -96,7 +96,7 @@ def test_candidates_are_ranked_and_inside_the_image(
         assert scores == sorted(scores, reverse=True)
         for x, y, w, h in (c.box for c in candidates):
             assert x >= 0 and y >= 0 and w > 0 and h > 0 and x + w <= width and y + h <= height
-        assert {c.source for c in candidates} <= {"chars", "morph", "band"}
+        assert {c.source for c in candidates} <= {"chars", "morph", "band", "quad"}
 
 
 def test_max_candidates_is_respected(scene_results: list[tuple[synth.Scene, list[Candidate]]]) -> None:
@@ -522,3 +522,38 @@ def test_real_plates_whose_characters_blur_into_their_frame_are_found(shared_dat
             image, plate = KINDS[kind](photo, box)
             found += any(iou(c.box, plate.as_tuple()) >= 0.5 for c in find_plate_candidates(image, 5))
     assert found >= 79
+
+
+def test_a_light_turned_rectangle_holding_characters_is_proposed(rendered_plate) -> None:
+    """A light plate turned by 25 or -18 degrees on a darker photo is a turned rectangle of a plate's shape: the
+    ``quad`` cue gives its bounds and, found with it turned level, one blob on each character's centre (mapped back
+    through the turn). The same rectangle blank, or cut square, is not proposed."""
+    from conftest import CHAR_HEIGHT, PLATE_HEIGHT
+
+    from plateocr.localize import _quad_candidates, _working_copy
+
+    def quads(photo: np.ndarray) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
+        work, scale = _working_copy(photo)
+        return _quad_candidates(cv2.cvtColor(work, cv2.COLOR_BGR2GRAY)), scale
+
+    plate, centres = rendered_plate("4065TCW")
+    h, w = plate.shape[:2]
+    size = (840, 1120)  # the plate a plate's share of a photo (6 %)
+    for angle in (25.0, -18.0):
+        photo, box = turned_photo(plate, angle, size)
+        found, scale = quads(photo)
+        assert len(found) == 1
+        bounds, blobs = found[0]
+        x0, y0, x1, y1 = bounds / scale
+        assert iou((x0, y0, x1 - x0, y1 - y0), box.as_tuple()) >= 0.85
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+        matrix[:, 2] += (photo.shape[1] / 2 - w / 2, photo.shape[0] / 2 - h / 2)
+        truth = cv2.transform(np.float32([[[x, PLATE_HEIGHT / 2] for x in centres]]), matrix)[0] * scale
+        centre = np.stack([(blobs[:, 0] + blobs[:, 2]) / 2, (blobs[:, 1] + blobs[:, 3]) / 2], axis=1)
+        assert len(blobs) == 7
+        assert (np.linalg.norm(truth[:, None] - centre[None], axis=2).min(axis=1) <= 0.2 * CHAR_HEIGHT * scale).all()
+    blank = np.full_like(plate, 255)
+    assert quads(turned_photo(blank, 25.0, size)[0])[0] == []
+    square = plate[:, : round(centres[3] + 0.5 * (centres[4] - centres[3]))]
+    square = cv2.resize(square, (PLATE_HEIGHT + 20, PLATE_HEIGHT))
+    assert quads(turned_photo(square, 25.0, size)[0])[0] == []
