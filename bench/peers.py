@@ -6,8 +6,8 @@
     .venv/bin/python bench/peers.py --model models/chars74k_cnn.h5 [--limit N] [--details FILE]
 
 Datasets: the test folder's Spanish-named photos (``data/test6Training``, 21 plates) and the
-generated set (``data/synthetic_test``, written beforehand by ``bench/testset.py``). Each is read
-with its YOLO labels and without them. Figures, never assertions:
+generated set (``data/synthetic_test``, written beforehand by ``bench/testset.py``), and with
+``--subsets tilted,two_row,small`` those subsets of it. Each is read with its YOLO labels and without them. Figures, never assertions:
 
 * **hits**: readings equal to the file name (``plateocr.recognize.count_hits``);
 * **char acc**: mean over images of :func:`char_accuracy` (per-position matches over 7 for a
@@ -349,6 +349,15 @@ def machine_line() -> str:
     return f"cores: {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}); load average (1, 5, 15 min): {load}"
 
 
+def benchmark_datasets(test6: Path, synthetic: Path, subsets: str = "") -> list[Dataset]:
+    """test6's photos, the generated set, then each of the comma-separated ``subsets`` of the generated set."""
+    names = [name.strip() for name in subsets.split(",") if name.strip()]
+    return [Dataset("test6Training", test6 / "images", test6 / "labels"),
+            Dataset("generated", synthetic / "images", synthetic / "labels")] + [
+        Dataset(f"generated {name}", synthetic / name / "images", synthetic / name / "labels") for name in names
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: print the table; exit 0, or 2 on a setup error (missing model or images)."""
     rc = config.RecognizeConfig()
@@ -359,6 +368,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--test6", type=Path, default=rc.images.parent, help="test folder (images/, labels/)")
     parser.add_argument("--synthetic", type=Path, default=config.DATA_DIR / "synthetic_test",
                         help="generated test set (images/, labels/), written by bench/testset.py")
+    parser.add_argument("--subsets", default="",
+                        help="comma-separated subsets of the generated set also read (tilted, two_row, small: "
+                             "bench/testset.py --subsets all), each a dataset of its own")
     parser.add_argument("--engines", default="ours,tesseract,rapidocr", help="comma-separated engines")
     parser.add_argument("--modes", default="labels,no labels", help="comma-separated: labels, no labels")
     parser.add_argument("--limit", type=int, default=0, help="first N images of each dataset (0: all)")
@@ -376,13 +388,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(machine_line())
     print(f"peers: {engine_versions()}")
-    datasets = [Dataset("test6Training", args.test6 / "images", args.test6 / "labels"),
-                Dataset("generated", args.synthetic / "images", args.synthetic / "labels")]
+    datasets = benchmark_datasets(args.test6, args.synthetic, args.subsets)
     try:
         files = {d.name: list_images(d.images, include_all=False)[: args.limit or None] for d in datasets}
         reader = PlateReader(args.model, rc)
     except SetupError as exc:
-        hint = " (write it with bench/testset.py)" if not (args.synthetic / "images").is_dir() else ""
+        hint = "" if all(d.images.is_dir() for d in datasets[1:]) else " (write it with bench/testset.py --subsets all)"
         print(f"error: {exc}{hint}", file=sys.stderr)
         return 2
 

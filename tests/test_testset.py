@@ -191,3 +191,11 @@ def test_filter_bank_bench_scores_a_bank_exactly_as_the_reader_reads(tiny_model,
         expected = [reader.read_image(p, folder / "labels").text for p in images]
         expected += [reader.read_image(p, None).text for p in images]
         assert filter_bank.texts(readings, bank) == expected
+
+
+def test_the_peers_benchmark_reads_the_generated_subsets_it_is_asked_for(tmp_path: Path) -> None:
+    sets = peers.benchmark_datasets(tmp_path / "t6", tmp_path / "gen", " tilted,two_row ,")
+    assert [d.name for d in sets] == ["test6Training", "generated", "generated tilted", "generated two_row"]
+    assert sets[2].images == tmp_path / "gen" / "tilted" / "images"
+    assert sets[3].labels == tmp_path / "gen" / "two_row" / "labels"
+    assert [d.name for d in peers.benchmark_datasets(tmp_path, tmp_path)] == ["test6Training", "generated"]
