@@ -689,12 +689,8 @@ def _quad_blobs(gray: np.ndarray, rect: tuple) -> np.ndarray | None:
         binary = cv2.adaptiveThreshold(patch, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, THRESHOLD_OFFSET)
         count, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=4)
         stats = stats[1:count].astype(np.float32)
-        bw, bh, area = stats[:, 2], stats[:, 3], stats[:, 4]
-        aspect, fill = bw / np.maximum(bh, 1), area / np.maximum(bw * bh, 1)
-        stats = stats[
-            (bh >= QUAD_CHAR_HEIGHT[0] * h) & (bh <= QUAD_CHAR_HEIGHT[1] * h) & (aspect >= CHAR_ASPECT[0])
-            & (aspect <= CHAR_ASPECT[1]) & (fill >= CHAR_FILL[0]) & (fill <= CHAR_FILL[1])
-        ]
+        tall = stats[:, 3]
+        stats = stats[(tall >= QUAD_CHAR_HEIGHT[0] * h) & (tall <= QUAD_CHAR_HEIGHT[1] * h) & _character_shaped(stats)]
         if QUAD_CHARS[0] <= len(stats) <= QUAD_CHARS[1] and (best is None or len(stats) > len(best)):
             best = stats
     return None if best is None else _turned_back(best, turn, (0, 0), *gray.shape[::-1])
@@ -949,17 +945,21 @@ def _framed_blobs(gray: np.ndarray, box: np.ndarray) -> np.ndarray | None:
         count, _, component_stats, _ = cv2.connectedComponentsWithStats(cv2.subtract(level, lines), connectivity=4)
         stats.append(component_stats[1:count].astype(np.float32))
     stats = np.concatenate(stats)
-    w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
-    aspect, fill = w / np.maximum(h, 1), area / np.maximum(w * h, 1)
-    stats = stats[
-        (h >= MIN_CHAR_HEIGHT) & (h >= 0.25 * bh) & (h <= 0.95 * bh + 2) & (fill >= CHAR_FILL[0]) & (fill <= CHAR_FILL[1])
-        & (aspect >= CHAR_ASPECT[0]) & (aspect <= CHAR_ASPECT[1])
-    ]
+    h = stats[:, 3]
+    stats = stats[(h >= MIN_CHAR_HEIGHT) & (h >= 0.25 * bh) & (h <= 0.95 * bh + 2) & _character_shaped(stats)]
     if len(stats) < FRAMED_MIN_CHARS:
         return None
     blobs = _turned_back(stats, rotation, (x0, y0), width, height)
     rows = [row for row in _text_rows(blobs) if len(row) >= FRAMED_MIN_CHARS]
     return np.concatenate(rows) if rows else None
+
+
+def _character_shaped(stats: np.ndarray) -> np.ndarray:
+    """Which ``connectedComponentsWithStats`` rows are shaped as one character: ``CHAR_ASPECT`` as wide as tall,
+    ``CHAR_FILL`` of their box inked (the tests of ``_char_boxes``, for blobs found in a levelled patch)."""
+    w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
+    aspect, fill = w / np.maximum(h, 1), area / np.maximum(w * h, 1)
+    return (aspect >= CHAR_ASPECT[0]) & (aspect <= CHAR_ASPECT[1]) & (fill >= CHAR_FILL[0]) & (fill <= CHAR_FILL[1])
 
 
 def _turned_back(stats: np.ndarray, turn: np.ndarray, origin: tuple[int, int], width: int, height: int) -> np.ndarray:
