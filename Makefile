@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 MODEL  ?= models/chars74k_cnn.h5
 PLATE_MODEL ?= models/plate_reader.h5
+CORNER_MODEL ?= models/plate_corners.h5
 # What reading loads: each model's ONNX export, written by training beside the .h5.
 ONNX   := $(basename $(MODEL)).onnx
 PLATE_ONNX := $(basename $(PLATE_MODEL)).onnx
@@ -22,7 +23,7 @@ PLATEGEN_FONT_PACKAGES := fonts-roadgeek fonts-b612 fonts-ocr-b fonts-bebas-neue
 .PHONY: run venv venv-read serve-deps browser ray fonts data model retrain test test-fast bench bench-transfer bench-deps check clean
 
 run: model
-	$(BIN)/python recognize_plates.py --model $(MODEL) --plate-model $(PLATE_MODEL)
+	$(BIN)/python recognize_plates.py --model $(MODEL) --plate-model $(PLATE_MODEL) --corner-model $(CORNER_MODEL)
 
 venv: $(STAMP)
 
@@ -76,12 +77,14 @@ data: venv
 model: data fonts
 	test -f $(MODEL) || $(BIN)/python train_cnn.py --out $(MODEL)
 	test -f $(ONNX) || $(BIN)/python train_cnn.py --export-onnx $(MODEL)
-	test -f $(PLATE_MODEL) || $(BIN)/python train_plate.py --out $(PLATE_MODEL) --chars-model $(MODEL)
+	test -f $(CORNER_MODEL) || $(BIN)/python train_corners.py --out $(CORNER_MODEL)
+	test -f $(PLATE_MODEL) || PLATEOCR_CORNER_MODEL=$(CORNER_MODEL) $(BIN)/python train_plate.py --out $(PLATE_MODEL) --chars-model $(MODEL)
 	test -f $(PLATE_ONNX) || $(BIN)/python train_plate.py --export-onnx $(PLATE_MODEL)
 
 retrain: data fonts
 	$(BIN)/python train_cnn.py --out $(MODEL)
-	$(BIN)/python train_plate.py --out $(PLATE_MODEL) --chars-model $(MODEL)
+	$(BIN)/python train_corners.py --out $(CORNER_MODEL)
+	PLATEOCR_CORNER_MODEL=$(CORNER_MODEL) $(BIN)/python train_plate.py --out $(PLATE_MODEL) --chars-model $(MODEL)
 
 test: venv serve-deps ray fonts browser
 	$(BIN)/python -m pytest tests -q

@@ -38,6 +38,8 @@ DATA_DIR = ROOT / "data"
 MODEL_PATH = ROOT / "models" / "chars74k_cnn.h5"
 # The whole-plate reader's default model; PLATEOCR_PLATE_MODEL names another (a cluster's shared copy).
 PLATE_MODEL_PATH = Path(os.environ.get("PLATEOCR_PLATE_MODEL") or ROOT / "models" / "plate_reader.h5")
+# The corner finder's default model (plateocr.corners); PLATEOCR_CORNER_MODEL names another.
+CORNER_MODEL_PATH = Path(os.environ.get("PLATEOCR_CORNER_MODEL") or ROOT / "models" / "plate_corners.h5")
 
 # The whole-plate reader's output alphabet: the 36 classes, then the pad that fills unused slots.
 PAD = "_"
@@ -224,6 +226,33 @@ class PlateTrainConfig:
 
 
 @dataclass(frozen=True)
+class CornerTrainConfig:
+    """Defaults of ``train_corners.py``: the corner finder (plateocr.corners), trained on plates generated on the fly."""
+
+    out: Path = CORNER_MODEL_PATH
+    seed: int = 2323
+    steps: int = 2500
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    # Share of the generated plates drawn as two-row squares where their format has one. 0.3 rather than the
+    # generator's 0.12 (README: measured): two-row plates read square-on more often, tilted ones about as often.
+    two_row_share: float = 0.3
+    val_samples: int = 512
+
+    def validate(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+        if not 0.0 < self.learning_rate < 1.0:
+            raise ValueError(f"learning rate must be in (0, 1), got {self.learning_rate}")
+        if not 0.0 <= self.two_row_share <= 1.0:
+            raise ValueError(f"two-row share must be in [0, 1], got {self.two_row_share}")
+        if self.val_samples < 1:
+            raise ValueError(f"validation samples must be >= 1, got {self.val_samples}")
+
+
+@dataclass(frozen=True)
 class RecognizeConfig:
     """Defaults of ``recognize_plates.py``."""
 
@@ -233,6 +262,9 @@ class RecognizeConfig:
     # The whole-plate reader's model, and which readers read every box: "chars" (the Chars74K port),
     # "plate" (the whole-plate reader) or "both" (arbitrated; plateocr.arbitrate).
     plate_model: Path = field(default_factory=lambda: PLATE_MODEL_PATH)
+    # The corner finder (plateocr.corners): each box is also read warped square-on from the corners it
+    # finds, by the whole-plate reader. None, or a model that is not there: no such view (logged).
+    corner_model: Path | None = field(default_factory=lambda: CORNER_MODEL_PATH)
     reader: str = "both"
     output: Path = ROOT / "LicenseResults.txt"
     # Margin added around a YOLO plate box, as a fraction of its width and height.

@@ -101,6 +101,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="trained Chars74K character model (default: %(default)s)")
     p.add_argument("--plate-model", type=Path, default=d.plate_model, metavar="PATH",
                    help="trained whole-plate reader model (default: %(default)s)")
+    p.add_argument("--corner-model", type=Path, default=d.corner_model, metavar="PATH",
+                   help="trained corner finder: each plate box is also read warped square-on from the corners "
+                   "it finds (default: %(default)s; read without that view when it is missing)")
+    p.add_argument("--no-corners", action="store_true", help="do not find plate corners: no square-on view")
     p.add_argument("--reader", choices=READERS, default=d.reader,
                    help="which readers read each plate box: 'chars' (the Chars74K port: filters, segmentation, "
                    "character CNN), 'plate' (the whole-plate reader) or 'both', arbitrated (default: %(default)s)")
@@ -384,6 +388,7 @@ def reader_config(args: argparse.Namespace) -> RecognizeConfig:
     return RecognizeConfig(
         min_confidence=args.min_confidence, filters=args.filters, rectify=not args.no_rectify,
         reader=args.reader, plate_model=args.plate_model, crops=args.crops,
+        corner_model=None if args.no_corners else args.corner_model,
     )
 
 

@@ -63,14 +63,26 @@ def batch_sequence(
     sampler: Sampler, seed: int, batch_size: int, steps: int, cfg: PlateModelConfig,
     difficulty: Callable[[int], float] = lambda step: 1.0,
 ) -> object:
-    """A ``keras.utils.PyDataset`` of fresh batches: batch ``i`` of epoch ``e`` is drawn from seed (seed, e, i),
-    at the difficulty of its step ``e * steps + i``.
+    """Fresh batches of ``sampler``'s plates (``fresh_batches``), each at the difficulty of its step."""
+
+    def draw(rng: np.random.Generator, step: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y, _ = make_batch(sampler, rng, batch_size, cfg, difficulty(step))
+        return x, y
+
+    return fresh_batches(draw, seed, steps)
+
+
+def fresh_batches(
+    draw: Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]], seed: int, steps: int
+) -> object:
+    """A ``keras.utils.PyDataset`` of ``steps`` fresh batches an epoch: batch ``i`` of epoch ``e`` is
+    ``draw(rng, e * steps + i)`` with ``rng`` seeded by (seed, e, i), whichever worker thread draws it.
 
     The worker threads read the epoch count that ``on_epoch_end`` raises.
     """
     import keras
 
-    class FreshPlates(keras.utils.PyDataset):
+    class FreshBatches(keras.utils.PyDataset):
         def __init__(self) -> None:
             super().__init__(workers=DATA_WORKERS, use_multiprocessing=False, max_queue_size=8)
             self.epoch = 0
@@ -79,14 +91,22 @@ def batch_sequence(
             return steps
 
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-            rng = np.random.default_rng([seed, self.epoch, index])
-            x, y, _ = make_batch(sampler, rng, batch_size, cfg, difficulty(self.epoch * steps + index))
-            return x, y
+            return draw(np.random.default_rng([seed, self.epoch, index]), self.epoch * steps + index)
 
         def on_epoch_end(self) -> None:
             self.epoch += 1
 
-    return FreshPlates()
+    return FreshBatches()
+
+
+def conv_bn_relu(x: object, filters: int, name: str, strides: int = 1) -> object:
+    """A 3x3 convolution (no bias), batch normalisation and ReLU, its layers named after ``name``
+    (so that a saved file's layout does not depend on what was built before)."""
+    from keras import layers
+
+    x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
 
 
 def build_plate_model(cfg: PlateModelConfig, precision: str = "float32") -> object:
@@ -120,12 +140,7 @@ def _plate_model(cfg: PlateModelConfig) -> object:
     from plateocr.platelayers import PositionEmbedding, SlotQueries
 
     dim = 128  # features of each cell and of each slot's query
-    # Layers are named so that the saved file's layout does not depend on what was built before.
-    def conv(x: object, filters: int, name: str, strides: int = 1) -> object:
-        x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=name)(x)
-        x = layers.BatchNormalization(name=f"{name}_bn")(x)
-        return layers.Activation("relu", name=f"{name}_relu")(x)
-
+    conv = conv_bn_relu
     inputs = keras.Input((cfg.height, cfg.width, cfg.channels), name="plate")
     x = conv(inputs, 24, "conv1", strides=2)
     x = conv(x, 32, "conv2")

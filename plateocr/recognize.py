@@ -14,15 +14,16 @@ from config import SPANISH_PLATE, RecognizeConfig
 from plateocr.arbitrate import Verdict, arbitrate
 from plateocr.calibrate import Platt
 from plateocr.charreader import CharsReader
+from plateocr.corners import CornerFinder
 from plateocr.decode import Reading, confirmed_crops
-from plateocr.errors import InputError, PlateOCRError
+from plateocr.errors import InputError, PlateOCRError, SetupError
 from plateocr.imageio import read_image
 from plateocr.level import CHARS_MIN_TILT, level_plate, levelled_views, plate_tilt
 from plateocr.platemodel import SlotReading
 from plateocr.platereader import WholePlateReader, load_calibration
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
 from plateocr.record import ImageResult
-from plateocr.views import fuse_slots, plate_views
+from plateocr.views import fuse_slots, plate_views, square_on_view
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,12 @@ class PlateReader:
         self.whole_plate: WholePlateReader | None = None
         if self.cfg.reader in ("plate", "both"):
             self.whole_plate = WholePlateReader(self.cfg.plate_model, threads)
+        self.corners: CornerFinder | None = None
+        if self.whole_plate is not None and self.cfg.corner_model is not None:
+            try:
+                self.corners = CornerFinder(self.cfg.corner_model, threads)
+            except SetupError as exc:
+                log.warning("%s; plates are read without their square-on view", exc)
         self.calibration = load_calibration(self.cfg.plate_model, self.cfg.reader)
 
     def read_candidates(self, image: np.ndarray, candidates: list[PlateCandidate]) -> tuple[Verdict, int]:
@@ -110,9 +117,9 @@ class PlateReader:
     def read_views(
         self, image: np.ndarray, boxes: list[Box], levelled: list[list[np.ndarray]] | None = None
     ) -> list[SlotReading]:
-        """The whole-plate reader's reading of each box, fused over its views (``plateocr.views``) and,
-        where the plate is tilted, its levelled views (``plateocr.level``; found here unless given),
-        the two groups weighing alike.
+        """The whole-plate reader's reading of each box, fused over its views (``plateocr.views``), where
+        the plate is tilted its levelled views (``plateocr.level``; found here unless given), and its
+        square-on view from the corner finder's corners (``square_on_views``), the groups weighing alike.
 
         Every view of every box goes through the model in one call.
         """
@@ -120,13 +127,27 @@ class PlateReader:
         height = self.whole_plate.cfg.height * 2 if self.cfg.rectify else 0
         if levelled is None:
             levelled = [levelled_views(image, box, self.cfg.level_margins) for box in boxes]
-        groups = [(plate_views(image, box, self.cfg.view_margins, height), lv) for box, lv in zip(boxes, levelled)]
+        square_on = self.square_on_views(image, boxes)
+        groups = [
+            (plate_views(image, box, self.cfg.view_margins, height), lv, so)
+            for box, lv, so in zip(boxes, levelled, square_on)
+        ]
         readings = iter(self.whole_plate.read([v for group in groups for views in group for v in views]))
         fused = []
         for group in groups:
             parts = [fuse_slots([next(readings) for _ in views], self.whole_plate.cfg) for views in group if views]
             fused.append(fuse_slots(parts, self.whole_plate.cfg))
         return fused
+
+    def square_on_views(self, image: np.ndarray, boxes: list[Box]) -> list[list[np.ndarray]]:
+        """Each box's plate warped square-on from the corners the corner finder finds in its crop (one model
+        call for every box; none for a box whose corners make no plausible plate, or without a finder)."""
+        if self.corners is None or self.whole_plate is None or not boxes:
+            return [[] for _ in boxes]
+        found = self.corners.corners([crop(image, box) for box in boxes])
+        height = self.whole_plate.cfg.height * 2
+        views = [square_on_view(image, box, corners, height) for box, corners in zip(boxes, found)]
+        return [[v] if v is not None else [] for v in views]
 
     def read_image(
         self, path: Path, labels: Path | None, image: np.ndarray | None = None, box: Box | None = None

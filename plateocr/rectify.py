@@ -94,14 +94,23 @@ def rectify_plate(plate_bgr: np.ndarray, height: int) -> np.ndarray | None:
         return None
     if not (cut[2] or cut[3]) and edge_angle(tl, bl, tr, br) > MAX_EDGE_ANGLE:
         return None
-    quad /= scale
-    m = MARGIN * height
+    return warp_square_on(plate_bgr, quad / scale, height, MARGIN)
+
+
+def warp_square_on(image: np.ndarray, quad: np.ndarray, height: int, margin: float) -> np.ndarray:
+    """The quadrilateral ``quad`` (TL, TR, BR, BL in ``image`` pixels) warped to a rectangle ``height`` px
+    high, as wide as the quad's mean width for its mean height, with ``margin`` of that height around it
+    (the image's edge pixels repeated where the margin leaves it)."""
+    tl, tr, br, bl = np.asarray(quad, np.float32)
+    quad_w = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
+    quad_h = max(1e-3, (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2)
+    m = margin * height
     inner_h = height - 2 * m
     inner_w = inner_h * quad_w / quad_h
     out_w = max(8, round(inner_w + 2 * m))
     target = np.array([[m, m], [m + inner_w, m], [m + inner_w, m + inner_h], [m, m + inner_h]], np.float32)
-    matrix = cv2.getPerspectiveTransform(quad, target)
-    return cv2.warpPerspective(plate_bgr, matrix, (out_w, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    matrix = cv2.getPerspectiveTransform(np.asarray(quad, np.float32), target)
+    return cv2.warpPerspective(image, matrix, (out_w, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
 
 def on_crop_border(a: np.ndarray, b: np.ndarray, width: int, height: int, tolerance: float = 0.03) -> bool:

@@ -18,13 +18,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from config import PlateModelConfig
+from plateocr.corners import plausible_quad
 from plateocr.platemodel import SlotReading, decode_slots
 from plateocr.plates import Box
-from plateocr.rectify import rectify_plate
+from plateocr.rectify import rectify_plate, warp_square_on
 
 # Only the first views (the box as it is and the loose one) are also read rectified: rectifying the
 # others too reads no more plates of the tilted and two-row sets, for 0.7 ms a view.
 RECTIFIED_VIEWS = 2
+# A plate warped square-on from the corner finder's corners keeps this share of its height as a border on
+# each side (given the generator's true corners, 0.15 read 90 of the generated tilted set's 120 plates,
+# 0.08 read 86 and 0.25 read 74).
+SQUARE_ON_MARGIN = 0.15
 # Probabilities are floored here before their logarithm, so that one view's certain "no" is not infinite.
 _FLOOR = 1e-6
 
@@ -55,6 +60,15 @@ def plate_views(
         return crops
     warped = [rectify_plate(c, rectify_height) for c in crops[:RECTIFIED_VIEWS]]
     return crops + [w for w in warped if w is not None]
+
+
+def square_on_view(image: np.ndarray, box: Box, corners: np.ndarray, height: int) -> np.ndarray | None:
+    """The plate whose ``corners`` (TL, TR, BR, BL) the corner finder found in ``box``'s crop, warped square-on
+    from the whole image (so a plate the box cuts keeps its pixels), ``height`` px high; None where the
+    corners make no plausible plate (``plateocr.corners.plausible_quad``)."""
+    if not plausible_quad(corners):
+        return None
+    return warp_square_on(image, np.asarray(corners, np.float32) + np.float32([box.x, box.y]), height, SQUARE_ON_MARGIN)
 
 
 def fuse_slots(readings: Sequence[SlotReading], cfg: PlateModelConfig) -> SlotReading:
