@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args)
-    from plateocr.corners import WITHIN, train_corner_finder
+    from plateocr.cornertrain import WITHIN, train_corner_finder
 
     cfg = CornerTrainConfig(
         out=args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed, learning_rate=args.learning_rate,

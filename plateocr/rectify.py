@@ -84,8 +84,7 @@ def rectify_plate(plate_bgr: np.ndarray, height: int) -> np.ndarray | None:
         return None
     work_h, work_w = work.shape[:2]
     tl, tr, br, bl = quad
-    quad_w = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
-    quad_h = (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
+    quad_w, quad_h = quad_size(quad)
     if quad_h < 4 or not MIN_ASPECT <= quad_w / quad_h <= MAX_ASPECT:
         return None
     # Opposite edges must be near parallel, unless one of them is where the box cut the plate.
@@ -101,9 +100,8 @@ def warp_square_on(image: np.ndarray, quad: np.ndarray, height: int, margin: flo
     """The quadrilateral ``quad`` (TL, TR, BR, BL in ``image`` pixels) warped to a rectangle ``height`` px
     high, as wide as the quad's mean width for its mean height, with ``margin`` of that height around it
     (the image's edge pixels repeated where the margin leaves it)."""
-    tl, tr, br, bl = np.asarray(quad, np.float32)
-    quad_w = (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2
-    quad_h = max(1e-3, (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2)
+    quad_w, quad_h = quad_size(quad)
+    quad_h = max(1e-3, quad_h)
     m = margin * height
     inner_h = height - 2 * m
     inner_w = inner_h * quad_w / quad_h
@@ -111,6 +109,12 @@ def warp_square_on(image: np.ndarray, quad: np.ndarray, height: int, margin: flo
     target = np.array([[m, m], [m + inner_w, m], [m + inner_w, m + inner_h], [m, m + inner_h]], np.float32)
     matrix = cv2.getPerspectiveTransform(np.asarray(quad, np.float32), target)
     return cv2.warpPerspective(image, matrix, (out_w, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+
+
+def quad_size(quad: np.ndarray) -> tuple[float, float]:
+    """The mean width (top and bottom edges) and mean height (left and right edges) of corners TL, TR, BR, BL."""
+    tl, tr, br, bl = np.asarray(quad, np.float32)
+    return (np.linalg.norm(tr - tl) + np.linalg.norm(br - bl)) / 2, (np.linalg.norm(bl - tl) + np.linalg.norm(br - tr)) / 2
 
 
 def on_crop_border(a: np.ndarray, b: np.ndarray, width: int, height: int, tolerance: float = 0.03) -> bool:

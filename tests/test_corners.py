@@ -12,7 +12,8 @@ import pytest
 
 import train_corners
 from config import CornerTrainConfig, RecognizeConfig
-from plateocr.corners import CornerFinder, corner_sample, corner_targets, make_corner_batch, plausible_quad, train_corner_finder
+from plateocr.cornertrain import corner_sample, corner_targets, make_corner_batch, train_corner_finder
+from plateocr.corners import CornerFinder, plausible_quad
 from plateocr.plates import Box
 from plateocr.recognize import PlateReader
 from plateocr.views import SQUARE_ON_MARGIN, square_on_view
