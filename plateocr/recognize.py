@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from config import SPANISH_PLATE, RecognizeConfig
-from plateocr.arbitrate import Verdict, arbitrate
+from plateocr.arbitrate import Verdict, arbitrate, text_format
 from plateocr.calibrate import Platt
 from plateocr.charreader import CharsReader
 from plateocr.corners import CornerFinder
@@ -85,33 +85,44 @@ class PlateReader:
         prior) wins. With no Spanish answer, the box the whole-plate reader read most surely is
         kept, so that a foreign plate is reported with what it says (index -1: nothing seen).
         """
-        chars, plates = self.evidence(image, candidates)
+        chars, plates = self.evidence(image, candidates, every_box=self.cfg.reader != "both")
         return decide(
             chars, plates, [c.prior for c in candidates], self.cfg.reader, self.calibration,
             [c.tightens for c in candidates],
         )
 
     def evidence(
-        self, image: np.ndarray, candidates: list[PlateCandidate]
+        self, image: np.ndarray, candidates: list[PlateCandidate], every_box: bool = True
     ) -> tuple[list[tuple[Reading | None, float]], list[SlotReading | None]]:
         """What each selected reader saw in each box: Chars74K votes with their plate scores, whole-plate readings.
 
         Where a box's plate is tilted by more than ``level.CHARS_MIN_TILT``, the Chars74K reader reads it
         levelled (the first of the levelled views): its contour segmentation needs upright characters.
+        ``every_box`` False, with both readers: the Chars74K reader reads only the boxes whose whole-plate
+        reading is a Spanish plate, the only ones where ``arbitrate`` weighs its evidence (``both`` mode's
+        answers are the same; the other boxes get ``(None, 0.0)``). Benchmarks that decide every mode on
+        one read keep every box.
         """
         boxes = [c.box for c in candidates]
         # The Chars74K reader alone reads only the first levelled view: the others need not be cut.
         margins = self.cfg.level_margins if self.whole_plate is not None else self.cfg.level_margins[:1]
         levelled = [level_plate(image, c.box, margins, c.tilt) for c in candidates]
-        chars: list[tuple[Reading | None, float]] = [(None, 0.0)] * len(candidates)
-        if self.chars is not None:
-            chars = list(self.chars.read([
-                lv.views[0] if lv.views and abs(lv.angle) >= CHARS_MIN_TILT else crop(image, box)
-                for box, lv in zip(boxes, levelled)
-            ]))
         plates: list[SlotReading | None] = [None] * len(candidates)
         if self.whole_plate is not None:
             plates = list(self.read_views(image, boxes, [lv.views for lv in levelled]))
+        chars: list[tuple[Reading | None, float]] = [(None, 0.0)] * len(candidates)
+        if self.chars is not None:
+            wanted = [
+                i for i, plate in enumerate(plates)
+                if every_box or plate is None or text_format(plate.text) == "spanish"
+            ]
+            crops = [
+                levelled[i].views[0] if levelled[i].views and abs(levelled[i].angle) >= CHARS_MIN_TILT
+                else crop(image, boxes[i])
+                for i in wanted
+            ]
+            for i, reading in zip(wanted, self.chars.read(crops) if crops else []):
+                chars[i] = reading
         return chars, plates
 
     def read_views(

@@ -19,6 +19,7 @@ from plateocr.platemodel import (
     plate_input,
     softmax,
 )
+from plateocr.plates import Box
 
 CFG = PlateModelConfig()
 
@@ -239,3 +240,39 @@ def test_a_tight_crop_answers_only_what_its_box_or_another_crop_of_it_answers():
     assert (verdict.text, index) == ("1234BCD", 0)  # crops of different boxes: neither confirms the other
     verdict, index = decide(three, [slot_reading("AB123CD"), tight_other, slot_reading("1284BCD", 5.0)], [1.0] * 3, "plate", Platt(), [-1, 0, 0])
     assert (verdict.text, index) == ("1284BCD", 1)  # two crops read a Spanish plate where the loose box did not
+
+
+def test_with_both_readers_the_chars_reader_reads_only_boxes_the_plate_reader_saw_a_spanish_plate_in(
+    tiny_model, tiny_plate_model
+):
+    # arbitrate weighs the Chars74K reader's evidence only where the whole-plate reading is NNNNAAA, so in
+    # `both` mode the other boxes are not read by it (the localiser's many boxes made it most of the time
+    # without labels); the answer is the one reading every box gives.
+    import dataclasses
+
+    from config import RecognizeConfig
+    from plateocr.recognize import PlateCandidate, PlateReader, decide
+
+    reader = PlateReader(tiny_model, dataclasses.replace(RecognizeConfig(), plate_model=tiny_plate_model, reader="both"))
+    seen = [slot_reading("1234BCD", 3.0), slot_reading("AB123CD"), slot_reading(""), slot_reading("5678FGH", 2.0)]
+    reader.read_views = lambda image, boxes, levelled=None: seen[: len(boxes)]  # type: ignore[method-assign]
+    crops: list[np.ndarray] = []
+    read = reader.chars.read
+    reader.chars.read = lambda plates: crops.extend(plates) or read(plates)  # type: ignore[method-assign]
+    image = np.random.default_rng(3).integers(0, 255, (120, 200, 3), np.uint8)
+    boxes = [Box(10, 10, 90, 30), Box(100, 10, 90, 30), Box(10, 60, 90, 30), Box(100, 70, 90, 30)]
+    candidates = [PlateCandidate(b, "localiser") for b in boxes]
+
+    chars, plates = reader.evidence(image, candidates, every_box=False)
+    assert [c.shape for c in crops] == [(30, 90, 3), (30, 90, 3)]
+    assert np.array_equal(crops[0], image[10:40, 10:100]) and np.array_equal(crops[1], image[70:100, 100:190])
+    assert chars[1] == chars[2] == (None, 0.0) and chars[0][0] is not None and chars[3][0] is not None
+    every, _ = reader.evidence(image, candidates)
+    assert len(crops) == 2 + 4
+    assert [(r.text, score) for r, score in (every[0], every[3])] == [(r.text, score) for r, score in (chars[0], chars[3])]
+    priors = [1.0] * 4
+    assert decide(chars, plates, priors, "both", reader.calibration) == decide(every, plates, priors, "both", reader.calibration)
+
+    crops.clear()
+    reader.read_candidates(image, candidates)  # reading an image in both mode skips them too
+    assert len(crops) == 2
