@@ -368,6 +368,8 @@ class ServeConfig:
     port: int = 8000
     model: Path = MODEL_PATH
     plate_model: Path = field(default_factory=lambda: PLATE_MODEL_PATH)
+    # None: no corner finder, so no square-on view (``--no-corners``).
+    corner_model: Path | None = field(default_factory=lambda: CORNER_MODEL_PATH)
     reader: str = "both"
     # Request bodies larger than this are refused with 413 before they are read whole.
     max_bytes: int = 20_000_000

@@ -51,6 +51,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="trained Chars74K model (default: %(default)s)")
     p.add_argument("--plate-model", type=Path, default=d.plate_model, metavar="PATH",
                    help="trained whole-plate reader model (default: %(default)s)")
+    p.add_argument("--corner-model", type=Path, default=d.corner_model, metavar="PATH",
+                   help="trained corner finder: each plate box is also read warped square-on from the corners "
+                   "it finds (default: %(default)s)")
+    p.add_argument("--no-corners", action="store_true", help="do not find plate corners: no square-on view")
     p.add_argument("--reader", choices=READERS, default=d.reader,
                    help="which readers read each plate: chars, plate or both, arbitrated (default: %(default)s)")
     p.add_argument("--api-key", default=None, metavar="KEY",
@@ -70,7 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_verbosity(p)
     args = p.parse_args(argv)
     cfg = ServeConfig(
-        host=args.host, port=args.port, model=args.model, plate_model=args.plate_model, reader=args.reader,
+        host=args.host, port=args.port, model=args.model, plate_model=args.plate_model,
+        corner_model=None if args.no_corners else args.corner_model, reader=args.reader,
         max_bytes=args.max_bytes, max_pixels=args.max_pixels, queue_size=args.queue, timeout=args.timeout,
     )
     try:
@@ -120,7 +125,7 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_SETUP
     with sock:
         try:
-            reader = PlateReader(cfg.model, RecognizeConfig(plate_model=cfg.plate_model, reader=cfg.reader))
+            reader = PlateReader(cfg.model, RecognizeConfig(plate_model=cfg.plate_model, corner_model=cfg.corner_model, reader=cfg.reader))
             service = ReadService(reader, cfg)
         except PlateOCRError as exc:
             print(f"serve_plates: error: {exc}", file=sys.stderr)

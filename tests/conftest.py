@@ -264,7 +264,10 @@ def plate_service(
     from plateocr.devtools import start_service
 
     log_path = tmp_path_factory.mktemp("service") / "serve.log"
-    flags = ("--plate-model", str(tiny_plate_model), "--max-bytes", "2000000", "--max-pixels", "2000000", "--queue", "4")
+    flags = (
+        "--plate-model", str(tiny_plate_model), "--corner-model", str(log_path.parent / "no_corners.h5"),
+        "--max-bytes", "2000000", "--max-pixels", "2000000", "--queue", "4",
+    )
     service = start_service(tiny_model, *flags, log_path=log_path, env={"PLATEOCR_API_KEY": API_KEY})
     yield service
     code = service.stop()

@@ -182,6 +182,17 @@ def test_healthz_tells_the_model_uptime_and_requests(plate_service, scene_photos
     assert after["uptime_s"] >= before["uptime_s"] > 0
 
 
+def test_the_corner_finder_flags_reach_the_service(plate_service, scene_photos, tmp_path):
+    import serve_plates
+
+    assert serve_plates.parse_args(["--corner-model", str(tmp_path / "c.h5")]).cfg.corner_model == tmp_path / "c.h5"
+    assert serve_plates.parse_args(["--corner-model", "c.h5", "--no-corners"]).cfg.corner_model is None
+    # The running service was given a finder that is not there: it names it, and reads without that view.
+    assert read_photo(plate_service.url, scene_photos[0].read_bytes()).status == 200
+    warnings = [line for line in plate_service.log().splitlines() if "no_corners.h5" in line]
+    assert warnings and "square-on view" in warnings[0]
+
+
 def test_the_page_is_self_contained(plate_service):
     answer = request(plate_service.url, method="GET", path="/")
     page = answer.body.decode()
