@@ -23,7 +23,7 @@ from plateocr.platemodel import SlotReading
 from plateocr.platereader import WholePlateReader, load_calibration
 from plateocr.plates import Box, crop, expand_box, plate_boxes_from_labels
 from plateocr.record import ImageResult
-from plateocr.views import fuse_slots, plate_views, square_on_view
+from plateocr.views import fuse_slots, one_row_view, plate_views, square_on_view
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,8 @@ class PlateReader:
     ) -> list[SlotReading]:
         """The whole-plate reader's reading of each box, fused over its views (``plateocr.views``), where
         the plate is tilted its levelled views (``plateocr.level``; found here unless given), and its
-        square-on view from the corner finder's corners (``square_on_views``), the groups weighing alike.
+        square-on view from the corner finder's corners (``square_on_views``), the groups weighing alike;
+        where that view is a two-row square's, fused again with its reading as one row (``one_row_view``).
 
         Every view of every box goes through the model in one call.
         """
@@ -143,11 +144,22 @@ class PlateReader:
             (plate_views(image, box, self.cfg.view_margins, height), lv, so)
             for box, lv, so in zip(boxes, levelled, square_on)
         ]
-        readings = iter(self.whole_plate.read([v for group in groups for views in group for v in views]))
+        one_row = [one_row_view(so[0]) if so else None for so in square_on]
+        readings = iter(self.whole_plate.read(
+            [v for group in groups for views in group for v in views] + [v for v in one_row if v is not None]
+        ))
         fused = []
         for group in groups:
             parts = [fuse_slots([next(readings) for _ in views], self.whole_plate.cfg) for views in group if views]
             fused.append(fuse_slots(parts, self.whole_plate.cfg))
+        # A two-row square read as one row weighs as much as all of its other views together (as one more
+        # group: fewer of the generated two-row plates read; chosen when surer than them: more misread),
+        # unless it reads nothing there: then the plate was not two rows, or its rows were not cut apart.
+        for i, view in enumerate(one_row):
+            if view is not None:
+                reading = next(readings)
+                if reading.text:
+                    fused[i] = fuse_slots([fused[i], reading], self.whole_plate.cfg)
         return fused
 
     def square_on_views(self, image: np.ndarray, boxes: list[Box]) -> list[list[np.ndarray]]:

@@ -30,6 +30,16 @@ RECTIFIED_VIEWS = 2
 # each side (given the generator's true corners, 0.15 read 90 of the generated tilted set's 120 plates,
 # 0.08 read 86 and 0.25 read 74).
 SQUARE_ON_MARGIN = 0.15
+# A square-on view less wide than this for its height is a two-row square's: the corners the finder gives
+# the generated two-row plates make quads 1.0-1.6 times as wide as high (5th-95th percentile; views 1.0-1.4
+# with their margins), the tilted one-row plates' 3.1-5.4 (views 2.5-4.0); a small one-row plate in a real
+# photo (test6's 5752FXX) got corners too tall, a view 1.84 wide, and 2.1 cut it in two. It is also read as
+# one row: its top and bottom halves, each with ROW_OVERLAP of its height past the middle, side by side
+# (0.12 read 58 of the generated two-row set's 120 plates alone given the finder's corners, 0.08 56, 0.04
+# 45, none 36: a row cut through its characters is lost), and fused with the plate's other views
+# (``PlateReader.read_views``).
+ONE_ROW_MAX_ASPECT = 1.6
+ROW_OVERLAP = 0.12
 # Probabilities are floored here before their logarithm, so that one view's certain "no" is not infinite.
 _FLOOR = 1e-6
 
@@ -69,6 +79,16 @@ def square_on_view(image: np.ndarray, box: Box, corners: np.ndarray, height: int
     if not plausible_quad(corners):
         return None
     return warp_square_on(image, np.asarray(corners, np.float32) + np.float32([box.x, box.y]), height, SQUARE_ON_MARGIN)
+
+
+def one_row_view(view: np.ndarray) -> np.ndarray | None:
+    """A two-row square's square-on ``view`` as one row: its top half beside its bottom half (each
+    ``ROW_OVERLAP`` of the height past the middle); None for a view as wide as a one-row plate's."""
+    height, width = view.shape[:2]
+    if width >= ONE_ROW_MAX_ASPECT * height:
+        return None
+    half, overlap = height // 2, round(ROW_OVERLAP * height)
+    return np.hstack([view[: half + overlap], view[height - half - overlap :]])
 
 
 def fuse_slots(readings: Sequence[SlotReading], cfg: PlateModelConfig) -> SlotReading:

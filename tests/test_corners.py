@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import train_corners
-from config import CornerTrainConfig, RecognizeConfig
+from config import CornerTrainConfig, PlateModelConfig, RecognizeConfig
 from plateocr.cornertrain import corner_sample, corner_targets, make_corner_batch, train_corner_finder
 from plateocr.corners import CornerFinder, plausible_quad
+from plateocr.platemodel import SlotReading, decode_slots, encode_texts
 from plateocr.plates import Box
 from plateocr.recognize import PlateReader
 from plateocr.views import SQUARE_ON_MARGIN, square_on_view
@@ -107,14 +108,14 @@ def test_a_trained_corner_finder_is_saved_with_its_export_and_gives_corners_in_e
 
 
 class TrueCorners:
-    """A corner finder that knows where the plate is: the photo's STEEP corners, in each box's crop."""
+    """A corner finder that knows where the plate is: the photo's corners (STEEP unless given), in each box's crop."""
 
-    def __init__(self, boxes: list[Box]) -> None:
-        self.boxes = boxes
+    def __init__(self, boxes: list[Box], corners: np.ndarray = STEEP) -> None:
+        self.boxes, self.quad = boxes, corners
 
     def corners(self, crops: list[np.ndarray]) -> np.ndarray:
         assert len(crops) == len(self.boxes)  # every box's crop in one call
-        return np.stack([STEEP - np.float32([b.x, b.y]) for b in self.boxes])
+        return np.stack([self.quad - np.float32([b.x, b.y]) for b in self.boxes])
 
 
 def test_every_box_is_also_read_square_on_in_the_same_model_call(tiny_model, tiny_plate_model, rendered_plate, monkeypatch):
@@ -152,3 +153,74 @@ def test_train_corners_refuses_bad_flags(tmp_path, capsys):
     assert train_corners.main(["--out", str(tmp_path / "c.h5"), "--steps", "0", "-q"]) == 2
     assert "steps must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "c.h5").exists()
+
+
+def two_row_square(plate: np.ndarray, centres: list[float]) -> np.ndarray:
+    """A one-row plate cut after its fourth character and stacked: the digits above the letters."""
+    cut = round((centres[3] + centres[4]) / 2)
+    top, bottom = plate[:, :cut], plate[:, cut:]
+    bottom = cv2.resize(bottom, (top.shape[1], bottom.shape[0]), interpolation=cv2.INTER_AREA)
+    return np.vstack([top, bottom])
+
+
+# A two-row square seen a little from the side: about 1.3 times as wide as high.
+SQUARE = np.float32([(120, 60), (290, 80), (285, 215), (115, 190)])
+
+
+def test_a_two_row_square_is_also_read_as_one_row_in_the_same_model_call(tiny_model, tiny_plate_model, rendered_plate, monkeypatch):
+    from plateocr.views import ROW_OVERLAP, fuse_slots, one_row_view
+
+    plate, centres = rendered_plate("8093MWX")
+    square = two_row_square(plate, centres)
+    photo = seen_at_angle(square, SQUARE)
+    box = Box(100, 45, 210, 185)
+    reader = PlateReader(tiny_model, RecognizeConfig(plate_model=tiny_plate_model, reader="plate", corner_model=None))
+    reader.corners = TrueCorners([box], SQUARE)
+    view = reader.square_on_views(photo, [box])[0][0]
+    assert likeness(view, square) > 0.85
+
+    # The view's top half beside its bottom half, each reaching ROW_OVERLAP of its height past the middle.
+    one_row = one_row_view(view)
+    height, width = view.shape[:2]
+    reach = height // 2 + round(ROW_OVERLAP * height)
+    assert one_row is not None and one_row.shape == (reach, 2 * width, 3)
+    assert np.array_equal(one_row[:, :width], view[:reach]) and np.array_equal(one_row[:, width:], view[height - reach :])
+    # A one-row plate's square-on view is not cut.
+    wide = square_on_view(seen_at_angle(plate, STEEP), Box(0, 0, 400, 300), STEEP, 64)
+    assert wide is not None and one_row_view(wide) is None
+
+    # Read in the reader's one call as one more crop, and fused with the rest of the plate's views, unless
+    # it reads nothing as one row (the plate was not two rows, or its rows were not cut apart).
+    calls: list[list[np.ndarray]] = []
+    read = reader.whole_plate.read
+    as_one_row: list[object] = []  # what the model is made to read in the one-row view (none: what it reads)
+
+    def reading(crops: list[np.ndarray]) -> list:
+        calls.append(crops)
+        out = read(crops)
+        if as_one_row and crops[-1].shape == one_row.shape:
+            out[-1] = as_one_row[0]
+        return out
+
+    monkeypatch.setattr(reader.whole_plate, "read", reading)
+    reader.read_views(photo, [box])
+    assert len(calls) == 1 and np.array_equal(calls[0][-1], one_row)
+    as_one_row[:] = [reading_of("8093MWX")]
+    fused = reader.read_views(photo, [box])[0]
+    as_one_row[:] = [reading_of("")]
+    nothing_as_one_row = reader.read_views(photo, [box])[0]
+    monkeypatch.setattr("plateocr.recognize.one_row_view", lambda view: None)
+    without = reader.read_views(photo, [box])[0]
+    assert len(calls[-1]) == len(calls[0]) - 1
+    expected = fuse_slots([without, reading_of("8093MWX")], reader.whole_plate.cfg)
+    np.testing.assert_allclose(fused.probs, expected.probs, atol=1e-5)
+    assert fused.text == expected.text and not np.allclose(fused.probs, without.probs, atol=1e-3)
+    np.testing.assert_allclose(nothing_as_one_row.probs, without.probs, atol=1e-6)
+
+
+def reading_of(text: str) -> SlotReading:
+    """A whole-plate reading sure of ``text`` (left-aligned, pads after)."""
+    slots = PlateModelConfig()
+    logits = np.zeros((1, slots.slots, len(slots.alphabet)), np.float32)
+    logits[0, np.arange(slots.slots), encode_texts([text], slots)[0]] = 9.0
+    return decode_slots(logits, slots)[0]
