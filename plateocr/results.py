@@ -50,12 +50,56 @@ def _final_mode(path: Path) -> int:
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, flushed to disk, and a rename."""
+    """Write ``data`` to ``path`` whole or not at all: a file flushed to disk, then renamed over ``path``.
+
+    Where the file system can (Linux's ``O_TMPFILE``), the file has no name until it is written and
+    flushed: it is linked in under a temporary name only to be renamed at once, so even a run killed
+    outright (SIGKILL) mid-write leaves nothing behind. Elsewhere a named temporary file (``atomic_path``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if _write_unnamed_then_link(path, data):
+        return
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def _write_unnamed_then_link(path: Path, data: bytes) -> bool:
+    """``write_bytes_atomic`` through an ``O_TMPFILE`` file; False (nothing written) where there is none."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag:
+        return False
+    try:
+        fd = os.open(path.parent, flag | os.O_WRONLY, 0o600)
+    except OSError:  # a file system, or a kernel, without unnamed files
+        return False
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        os.fchmod(fd, _final_mode(path))
+        tmp = path.parent / f".{path.name}.{os.urandom(4).hex()}.tmp{path.suffix}"
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            # linkat(..., AT_SYMLINK_FOLLOW): a directory fd makes os.link use linkat (plain link() does not
+            # follow /proc's link to the open file and fails across "devices").
+            os.link(f"/proc/self/fd/{fd}", tmp.name, dst_dir_fd=folder, follow_symlinks=True)
+        except OSError:  # no /proc: the caller writes through a named file instead
+            return False
+        finally:
+            os.close(folder)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return True
+    finally:
+        os.close(fd)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

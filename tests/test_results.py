@@ -80,3 +80,36 @@ def test_license_results_text_is_one_name_comma_reading_line_per_image():
     assert license_results_text(rows) == "1234BCD,1234BCD\n5678FGH,\n0001XYZ,0007XYZ\n"
     assert license_results_text([]) == ""
     assert license_results_text(iter(rows[:1])) == "1234BCD,1234BCD\n"  # any iterable
+
+
+@pytest.mark.parametrize("unnamed", [True, False])
+def test_bytes_are_written_whole_with_no_named_file_while_they_are_written(tmp_path, monkeypatch, unnamed):
+    # A run killed outright (SIGKILL, as tests/test_reliability.py does) must leave no temporary file: where
+    # Linux gives unnamed files (O_TMPFILE) the file being written has no name until it is whole and on disk.
+    import os
+
+    from plateocr import results
+
+    target = tmp_path / "0002.png"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o640)
+    seen_while_writing: list[list[str]] = []
+    fsync = os.fsync
+
+    def watching_fsync(fd: int) -> None:
+        seen_while_writing.append(sorted(p.name for p in tmp_path.iterdir()))
+        fsync(fd)
+
+    monkeypatch.setattr(results.os, "fsync", watching_fsync)
+    if not unnamed:  # a file system without unnamed files: a named temporary file, renamed
+        monkeypatch.delattr(results.os, "O_TMPFILE", raising=False)
+    data = bytes(range(256)) * 1000
+    results.write_bytes_atomic(target, data)
+    assert target.read_bytes() == data and target.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["0002.png"]
+    if unnamed and hasattr(os, "O_TMPFILE"):
+        assert seen_while_writing == [["0002.png"]]
+    else:
+        assert len(seen_while_writing) == 1 and len(seen_while_writing[0]) == 2  # the named temporary file
+    results.write_bytes_atomic(tmp_path / "new" / "a.json", b"{}")  # a new folder, a new file
+    assert (tmp_path / "new" / "a.json").read_bytes() == b"{}"
