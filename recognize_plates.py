@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from config import READERS, RecognizeConfig
-from plateocr.cli import EXIT_OK, EXIT_SETUP, EXIT_SOME_FAILED, add_verbosity, setup_logging
+from plateocr.cli import (
+    EXIT_OK,
+    EXIT_SETUP,
+    EXIT_SOME_FAILED,
+    add_corner_flags,
+    add_verbosity,
+    corner_model,
+    setup_logging,
+)
 from plateocr.errors import PlateOCRError, SetupError
 from plateocr.filters import FILTERS, filter_bank
 from plateocr.stream import Engine, RunSummary, is_hit
@@ -101,10 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="trained Chars74K character model (default: %(default)s)")
     p.add_argument("--plate-model", type=Path, default=d.plate_model, metavar="PATH",
                    help="trained whole-plate reader model (default: %(default)s)")
-    p.add_argument("--corner-model", type=Path, default=d.corner_model, metavar="PATH",
-                   help="trained corner finder: each plate box is also read warped square-on from the corners "
-                   "it finds (default: %(default)s; read without that view when it is missing)")
-    p.add_argument("--no-corners", action="store_true", help="do not find plate corners: no square-on view")
+    add_corner_flags(p, d.corner_model)
     p.add_argument("--reader", choices=READERS, default=d.reader,
                    help="which readers read each plate box: 'chars' (the Chars74K port: filters, segmentation, "
                    "character CNN), 'plate' (the whole-plate reader) or 'both', arbitrated (default: %(default)s)")
@@ -388,7 +393,7 @@ def reader_config(args: argparse.Namespace) -> RecognizeConfig:
     return RecognizeConfig(
         min_confidence=args.min_confidence, filters=args.filters, rectify=not args.no_rectify,
         reader=args.reader, plate_model=args.plate_model, crops=args.crops,
-        corner_model=None if args.no_corners else args.corner_model,
+        corner_model=corner_model(args),
     )
 
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from config import READERS, RecognizeConfig, ServeConfig
-from plateocr.cli import EXIT_OK, EXIT_SETUP, add_verbosity, setup_logging
+from plateocr.cli import EXIT_OK, EXIT_SETUP, add_corner_flags, add_verbosity, corner_model, setup_logging
 from plateocr.errors import PlateOCRError
 
 log = logging.getLogger("serve_plates")
@@ -51,10 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="trained Chars74K model (default: %(default)s)")
     p.add_argument("--plate-model", type=Path, default=d.plate_model, metavar="PATH",
                    help="trained whole-plate reader model (default: %(default)s)")
-    p.add_argument("--corner-model", type=Path, default=d.corner_model, metavar="PATH",
-                   help="trained corner finder: each plate box is also read warped square-on from the corners "
-                   "it finds (default: %(default)s)")
-    p.add_argument("--no-corners", action="store_true", help="do not find plate corners: no square-on view")
+    add_corner_flags(p, d.corner_model)
     p.add_argument("--reader", choices=READERS, default=d.reader,
                    help="which readers read each plate: chars, plate or both, arbitrated (default: %(default)s)")
     p.add_argument("--api-key", default=None, metavar="KEY",
@@ -75,7 +72,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     cfg = ServeConfig(
         host=args.host, port=args.port, model=args.model, plate_model=args.plate_model,
-        corner_model=None if args.no_corners else args.corner_model, reader=args.reader,
+        corner_model=corner_model(args), reader=args.reader,
         max_bytes=args.max_bytes, max_pixels=args.max_pixels, queue_size=args.queue, timeout=args.timeout,
     )
     try:
@@ -125,7 +122,8 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_SETUP
     with sock:
         try:
-            reader = PlateReader(cfg.model, RecognizeConfig(plate_model=cfg.plate_model, corner_model=cfg.corner_model, reader=cfg.reader))
+            reading_cfg = RecognizeConfig(plate_model=cfg.plate_model, corner_model=cfg.corner_model, reader=cfg.reader)
+            reader = PlateReader(cfg.model, reading_cfg)
             service = ReadService(reader, cfg)
         except PlateOCRError as exc:
             print(f"serve_plates: error: {exc}", file=sys.stderr)

@@ -30,6 +30,19 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-q", "--quiet", action="store_true", help="only errors and the results")
 
 
+def add_corner_flags(parser: argparse.ArgumentParser, default: Path | None) -> None:
+    """``--corner-model PATH`` and ``--no-corners`` (read them back with ``corner_model``)."""
+    parser.add_argument("--corner-model", type=Path, default=default, metavar="PATH",
+                        help="trained corner finder: each plate box is also read warped square-on from the corners "
+                        "it finds (default: %(default)s; read without that view when it is missing)")
+    parser.add_argument("--no-corners", action="store_true", help="do not find plate corners: no square-on view")
+
+
+def corner_model(args: argparse.Namespace) -> Path | None:
+    """The corner finder ``add_corner_flags``' flags name; None with ``--no-corners``."""
+    return None if args.no_corners else args.corner_model
+
+
 def setup_logging(args: argparse.Namespace) -> None:
     """Configure the root logger from ``--verbose`` / ``--quiet`` and quieten TensorFlow."""
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
