@@ -18,6 +18,12 @@ what they were never trained on. Each kind of perturbation is applied to every p
 - ``blurS``: Gaussian blur of sigma S pixels; ``jpegQ``: JPEG quality Q;
 - ``blue``, ``orange``, ``green``: the colour channels scaled (a cast over the whole photo).
 
+Measured apart (``--kinds``): ``motionN`` (horizontal motion blur over N px), ``shadowS`` (a hard
+shadow's edge across the plate at the share S of its width), ``largeS`` (the photo at S times its
+resolution, as a phone's full-size photo) and ``phone1``-``phone5``: each photo given its own mix of
+the default kinds (a turn of up to 25 degrees, perspective, scale, cast, blur and JPEG, drawn from the
+kind's seed and the photo), the way phone photos combine them.
+
 "With labels" reads the box the label gives, carried through the perturbation (for turns and
 perspective, the bounds of the label box's four corners: a little looser than a label drawn on
 the turned photo would be). Prints one line a kind: right and wrong (a wrong answer is another
@@ -90,9 +96,13 @@ def in_perspective(shrink: float) -> Perturbation:
 
 
 def scaled(share: float) -> Perturbation:
+    """The whole photo scaled by ``share``: below 1 a farther car (area averaging), above 1 a photo taken
+    at a higher resolution (bicubic)."""
+
     def apply(image: np.ndarray, box: Box) -> tuple[np.ndarray, Box]:
         h, w = image.shape[:2]
-        out = cv2.resize(image, (round(w * share), round(h * share)), interpolation=cv2.INTER_AREA)
+        interpolation = cv2.INTER_AREA if share < 1 else cv2.INTER_CUBIC
+        out = cv2.resize(image, (round(w * share), round(h * share)), interpolation=interpolation)
         return out, Box(round(box.x * share), round(box.y * share), max(1, round(box.w * share)), max(1, round(box.h * share)))
 
     return apply
@@ -148,6 +158,23 @@ def chained(*steps: Perturbation) -> Perturbation:
     return apply
 
 
+def phone(seed: int) -> Perturbation:
+    """A phone photo's mix of the above, drawn for each photo (from ``seed`` and its plate's box): turned by up
+    to 25 degrees either way, in perspective (up to 0.4), scaled to 0.6-1, under a random cast (each channel
+    0.75-1.3), blurred (sigma up to 1 px) and saved as JPEG (quality 35-90)."""
+
+    def apply(image: np.ndarray, box: Box) -> tuple[np.ndarray, Box]:
+        rng = np.random.default_rng([seed, box.x, box.y, box.w, box.h])
+        steps = [
+            turned(float(rng.uniform(-25, 25))), in_perspective(float(rng.uniform(0, 0.4))),
+            scaled(float(rng.uniform(0.6, 1.0))), cast(tuple(float(g) for g in rng.uniform(0.75, 1.3, 3))),
+            blurred(float(rng.uniform(0.01, 1.0))), compressed(int(rng.integers(35, 91))),
+        ]
+        return chained(*steps)(image, box)
+
+    return apply
+
+
 KINDS: dict[str, Perturbation] = {
     "none": lambda image, box: (image, box),
     "rot+12": turned(12.0),
@@ -166,7 +193,8 @@ KINDS: dict[str, Perturbation] = {
     "green": cast((0.8, 1.3, 0.75)),
 }
 # Measured apart (``--kinds``), not in the default 315: where both this reader and RapidOCR fail (motion
-# blur) or where this one trails it without labels (a hard shadow edge across the plate; README).
+# blur) or where this one trails it without labels (a hard shadow edge across the plate; README), photos
+# at a phone's full resolution, and the default kinds combined as phone photos combine them.
 EXTRA_KINDS: dict[str, Perturbation] = {
     "motion3": motion_blurred(3),
     "motion5": motion_blurred(5),
@@ -174,6 +202,9 @@ EXTRA_KINDS: dict[str, Perturbation] = {
     "shadow0.25": shadowed(0.25),
     "shadow0.5": shadowed(0.5),
     "shadow0.75": shadowed(0.75),
+    "large2": scaled(2.0),
+    "large4": scaled(4.0),
+    **{f"phone{seed}": phone(seed) for seed in range(1, 6)},
 }
 ALL_KINDS = {**KINDS, **EXTRA_KINDS}
 

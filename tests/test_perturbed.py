@@ -13,9 +13,8 @@ from conftest import PORT_FLAGS, draw_plate
 from plateocr.plates import Box
 
 
-def _photo_with_block() -> tuple[np.ndarray, Box]:
+def _photo_with_block(box: Box = Box(150, 130, 100, 30)) -> tuple[np.ndarray, Box]:
     photo = np.full((300, 400, 3), 60, np.uint8)
-    box = Box(150, 130, 100, 30)
     photo[box.y : box.y2, box.x : box.x2] = 255
     return photo, box
 
@@ -58,6 +57,31 @@ def test_the_extra_kinds_smear_along_rows_or_darken_the_left_of_an_edge_through_
     edge = box.x + 25
     assert same == box and dark[box.y, edge - 1, 0] == 114 and dark[box.y, edge, 0] == 255
     assert (dark[:, :edge] < photo[:, :edge]).all() and np.array_equal(dark[:, edge:], photo[:, edge:])
+
+
+def test_a_large_photo_keeps_its_plate_box_in_proportion() -> None:
+    photo, box = _photo_with_block()
+    out, moved = perturbed.EXTRA_KINDS["large2"](photo, box)
+    assert out.shape == (600, 800, 3) and moved == Box(300, 260, 200, 60)
+    x0, y0, x1, y1 = _bounds_of_white(out)
+    assert abs(x0 - moved.x) <= 1 and abs(y0 - moved.y) <= 1 and abs(x1 - moved.x2) <= 1 and abs(y1 - moved.y2) <= 1
+
+
+def test_phone_kinds_draw_their_own_mix_for_each_photo_and_the_same_one_again() -> None:
+    """A phone kind turns, warps, scales, tints, blurs and compresses; its mix depends on the kind's seed and
+    the photo, and the same photo gets the same mix again (a reproducible bench)."""
+    photo, box = _photo_with_block()
+    out, moved = perturbed.EXTRA_KINDS["phone1"](photo, box)
+    again, moved_again = perturbed.EXTRA_KINDS["phone1"](photo, box)
+    assert np.array_equal(out, again) and moved == moved_again
+    other, moved_other = perturbed.EXTRA_KINDS["phone2"](photo, box)
+    shifted, moved_shifted = perturbed.EXTRA_KINDS["phone1"](*_photo_with_block(Box(100, 100, 100, 30)))
+    assert moved_other != moved and moved_shifted.w != moved.w  # another seed, another photo: another mix
+    for image, plate in ((out, moved), (other, moved_other)):
+        assert image.dtype == np.uint8 and image.shape[0] <= photo.shape[0] and image.shape[1] <= photo.shape[1]
+        assert plate.h > 0.6 * box.h and plate.w > 0.5 * box.w  # the box still bounds a plate-sized region
+        inside = image[plate.y : plate.y2, plate.x : plate.x2, 0].astype(float)
+        assert inside.mean() > image[..., 0].astype(float).mean() + 20  # the bright plate is where the box says
 
 
 def test_the_bench_reads_every_photo_under_every_kind(tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
