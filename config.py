@@ -185,6 +185,9 @@ class PlateTrainConfig:
     # The narrowest generated plate in pixels (widths are drawn log-uniformly from here up). 40 was
     # measured and left off (README): fewer real photos read, more of them wrongly.
     min_plate_width: float = 60.0
+    # The widest generated plate in pixels (None: each family's own, 260 and 320). The model reads a crop
+    # 128 px wide, so a wider plate adds drawing time, not detail.
+    max_plate_width: float | None = None
     # Arithmetic of the training steps: "mixed_bfloat16" computes in bfloat16 on float32 weights (16 % faster
     # a step on this CPU; measured and left off as the default, README); the saved model is float32 either way.
     precision: str = "float32"
@@ -218,6 +221,10 @@ class PlateTrainConfig:
             raise ValueError(f"two-row share must be in [0, 1], got {self.two_row_share}")
         if not 16.0 <= self.min_plate_width <= 200.0:
             raise ValueError(f"minimum plate width must be in [16, 200] px, got {self.min_plate_width}")
+        if self.max_plate_width is not None and not self.min_plate_width <= self.max_plate_width <= 480.0:
+            raise ValueError(
+                f"maximum plate width must be in [{self.min_plate_width:g}, 480] px, got {self.max_plate_width}"
+            )
         if self.val_samples < 16:
             raise ValueError(f"validation samples must be >= 16, got {self.val_samples}")
         if self.calibration_samples < 0:

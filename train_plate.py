@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "(default: the generator's own)")
     p.add_argument("--min-plate-width", type=float, default=d.min_plate_width,
                    help="narrowest generated plate in pixels (widths drawn log-uniformly from here up)")
+    p.add_argument("--max-plate-width", type=float, default=d.max_plate_width,
+                   help="widest generated plate in pixels (default: each style family's own, 260 and 320)")
     p.add_argument("--precision", choices=PLATE_PRECISIONS, default=d.precision,
                    help="arithmetic of the training steps (the saved model is float32 either way)")
     p.add_argument("--contrast", choices=PLATE_CONTRASTS, default=d.model.contrast,
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data, out=args.calibrate or args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
         learning_rate=args.learning_rate, chars74k_share=args.chars74k_share, val_samples=args.val_samples,
         curriculum=args.curriculum, label_smoothing=args.label_smoothing, levelled_share=args.levelled_share,
-        two_row_share=args.two_row_share, min_plate_width=args.min_plate_width, precision=args.precision,
+        two_row_share=args.two_row_share, min_plate_width=args.min_plate_width,
+        max_plate_width=args.max_plate_width, precision=args.precision,
         max_seconds=args.max_seconds, chars_model=args.chars_model, calibration_samples=args.calibration_samples,
         model=PlateModelConfig(contrast=args.contrast),
     )

@@ -87,17 +87,18 @@ CLASSIC_MIN_WIDTH, CLASSIC_MAX_WIDTH = 60.0, 260.0
 
 
 def classic_sample(
-    rng: np.random.Generator, difficulty: float = 1.0, min_width: float = CLASSIC_MIN_WIDTH
+    rng: np.random.Generator, difficulty: float = 1.0, min_width: float = CLASSIC_MIN_WIDTH,
+    max_width: float = CLASSIC_MAX_WIDTH,
 ) -> tuple[np.ndarray, str]:
-    """A classic Spanish plate crop (10 % two-row), ``min_width``-260 px wide (log-uniform), mostly near-level,
-    up to 30° tilted.
+    """A classic Spanish plate crop (10 % two-row), ``min_width``-``max_width`` px wide (log-uniform), mostly
+    near-level, up to 30° tilted.
 
     ``difficulty`` (0-1] scales the largest tilt and the strength of the degradations (a curriculum).
     """
     two_rows = rng.random() < 0.1
     text = synth.random_plate_text(rng)
     plate = synth.render_plate(text, rng, two_rows=two_rows)
-    width = float(np.exp(rng.uniform(np.log(min_width), np.log(CLASSIC_MAX_WIDTH))))
+    width = float(np.exp(rng.uniform(np.log(min_width), np.log(max_width))))
     max_angle = 8.0 if rng.random() < 0.7 else 8.0 + 22.0 * difficulty
     warped, coverage, corners, _ = synth._warp(
         plate.image, [], width, rng, float(rng.uniform(0.3, 1.0)), max_angle=max_angle
@@ -117,6 +118,7 @@ TRAINING_KINDS = {"spanish": 0.5, "spanish_old": 0.1, "foreign": 0.28, "none": 0
 def training_sampler(
     data_dir: Path, chars74k_share: float, families: tuple[str, ...] = (), classic_share: float = 0.3,
     levelled_share: float = 0.0, two_row_share: float | None = None, min_width: float | None = None,
+    max_width: float | None = None,
 ) -> Sampler:
     """Draws from the classic family with ``classic_share`` (when selected), else from plategen's families.
 
@@ -135,6 +137,8 @@ def training_sampler(
             (None: plategen's default).
         min_width: the narrowest plate in pixels, for both the classic and plategen's families (None: each
             one's own default, ``CLASSIC_MIN_WIDTH`` and ``GenConfig.plate_width``).
+        max_width: the widest plate in pixels, for every family (None: ``CLASSIC_MAX_WIDTH`` and
+            ``GenConfig.plate_width``'s).
     """
     from dataclasses import replace
 
@@ -151,9 +155,13 @@ def training_sampler(
         DEFAULT_CONFIG, kind_weights=TRAINING_KINDS, chars74k_share=chars74k_share,
         family_weights={f: 1.0 for f in generated or STYLE_FAMILIES},
         two_row_share=DEFAULT_CONFIG.two_row_share if two_row_share is None else two_row_share,
-        plate_width=DEFAULT_CONFIG.plate_width if min_width is None else (min_width, DEFAULT_CONFIG.plate_width[1]),
+        plate_width=(
+            DEFAULT_CONFIG.plate_width[0] if min_width is None else min_width,
+            DEFAULT_CONFIG.plate_width[1] if max_width is None else max_width,
+        ),
     )
     classic_min = CLASSIC_MIN_WIDTH if min_width is None else min_width
+    classic_max = CLASSIC_MAX_WIDTH if max_width is None else max_width
     gen.validate()
     log.info("training families %s (classic share %.0f %%)", ", ".join(families), 100 * share)
 
@@ -168,7 +176,7 @@ def training_sampler(
 
     def sampler(rng: np.random.Generator, difficulty: float = 1.0) -> tuple[np.ndarray, str]:
         if rng.random() < share:
-            return classic_sample(rng, difficulty, classic_min)
+            return classic_sample(rng, difficulty, classic_min, classic_max)
         sample = sample_plate(rng, glyphs=glyphs, config=eased(difficulty), max_tilt=5.0 + 25.0 * difficulty)
         if levelled_share > 0 and sample.text and rng.random() < levelled_share:
             levelled = levelled_sample(sample.image, sample.corners, rng)

@@ -223,7 +223,7 @@ def default_sampler(cfg: PlateTrainConfig) -> Sampler:
 
     return training_sampler(
         cfg.data_dir, cfg.chars74k_share, cfg.families, levelled_share=cfg.levelled_share, two_row_share=cfg.two_row_share,
-        min_width=cfg.min_plate_width,
+        min_width=cfg.min_plate_width, max_width=cfg.max_plate_width,
     )
 
 

@@ -392,6 +392,28 @@ def test_min_plate_width_sets_how_small_the_generated_plates_get(family: str):
         quick(Path("x.h5"), min_plate_width=8.0).validate()
 
 
+@pytest.mark.parametrize("family", ["classic", "truetype", "stroke"])
+def test_max_plate_width_sets_how_large_the_generated_plates_get(family: str):
+    """Each family draws no plate wider than the bound (its crop's width: the plate's, its tilt and margins), the
+    same plates otherwise; unset, its own range (up to 260 or 320 px)."""
+    from plateocr.platemix import training_sampler
+
+    def widths(max_width: float | None) -> np.ndarray:
+        sampler = training_sampler(Path("no-data"), 0.0, families=(family,), max_width=max_width)
+        rng = np.random.default_rng(5)
+        return np.array([sampler(rng)[0].shape[1] for _ in range(60)])
+
+    capped, own = widths(100.0), widths(None)
+    assert np.percentile(own, 90) > 200 and np.percentile(capped, 90) < 180
+    assert np.median(capped) < np.median(own) and np.percentile(capped, 10) > 50  # still from 60 px up
+    with pytest.raises(ValueError, match="maximum plate width"):
+        quick(Path("x.h5"), max_plate_width=50.0).validate()
+    with pytest.raises(ValueError, match="maximum plate width"):
+        quick(Path("x.h5"), max_plate_width=600.0).validate()
+
+
 def test_the_script_passes_the_minimum_plate_width_on(tmp_path, capsys):
     assert train_plate.main(["--out", str(tmp_path / "x.h5"), "--min-plate-width", "8", "-q"]) == 2
     assert "minimum plate width must be in [16, 200] px, got 8.0" in capsys.readouterr().err
+    assert train_plate.main(["--out", str(tmp_path / "x.h5"), "--min-plate-width", "80", "--max-plate-width", "70", "-q"]) == 2
+    assert "maximum plate width must be in [80, 480] px, got 70.0" in capsys.readouterr().err
