@@ -115,6 +115,13 @@ def classic_sample(
 TRAINING_KINDS = {"spanish": 0.5, "spanish_old": 0.1, "foreign": 0.28, "none": 0.12}
 
 
+def _width_range(
+    own: tuple[float, float], min_width: float | None, max_width: float | None
+) -> tuple[float, float]:
+    """A family's plate widths ``own`` with the bounds given (not None) in their place."""
+    return (own[0] if min_width is None else min_width, own[1] if max_width is None else max_width)
+
+
 def training_sampler(
     data_dir: Path, chars74k_share: float, families: tuple[str, ...] = (), classic_share: float = 0.3,
     levelled_share: float = 0.0, two_row_share: float | None = None, min_width: float | None = None,
@@ -155,13 +162,9 @@ def training_sampler(
         DEFAULT_CONFIG, kind_weights=TRAINING_KINDS, chars74k_share=chars74k_share,
         family_weights={f: 1.0 for f in generated or STYLE_FAMILIES},
         two_row_share=DEFAULT_CONFIG.two_row_share if two_row_share is None else two_row_share,
-        plate_width=(
-            DEFAULT_CONFIG.plate_width[0] if min_width is None else min_width,
-            DEFAULT_CONFIG.plate_width[1] if max_width is None else max_width,
-        ),
+        plate_width=_width_range(DEFAULT_CONFIG.plate_width, min_width, max_width),
     )
-    classic_min = CLASSIC_MIN_WIDTH if min_width is None else min_width
-    classic_max = CLASSIC_MAX_WIDTH if max_width is None else max_width
+    classic_width = _width_range((CLASSIC_MIN_WIDTH, CLASSIC_MAX_WIDTH), min_width, max_width)
     gen.validate()
     log.info("training families %s (classic share %.0f %%)", ", ".join(families), 100 * share)
 
@@ -176,7 +179,7 @@ def training_sampler(
 
     def sampler(rng: np.random.Generator, difficulty: float = 1.0) -> tuple[np.ndarray, str]:
         if rng.random() < share:
-            return classic_sample(rng, difficulty, classic_min, classic_max)
+            return classic_sample(rng, difficulty, *classic_width)
         sample = sample_plate(rng, glyphs=glyphs, config=eased(difficulty), max_tilt=5.0 + 25.0 * difficulty)
         if levelled_share > 0 and sample.text and rng.random() < levelled_share:
             levelled = levelled_sample(sample.image, sample.corners, rng)

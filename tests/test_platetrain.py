@@ -394,8 +394,8 @@ def test_min_plate_width_sets_how_small_the_generated_plates_get(family: str):
 
 @pytest.mark.parametrize("family", ["classic", "truetype", "stroke"])
 def test_max_plate_width_sets_how_large_the_generated_plates_get(family: str):
-    """Each family draws no plate wider than the bound (its crop's width: the plate's, its tilt and margins), the
-    same plates otherwise; unset, its own range (up to 260 or 320 px)."""
+    """Each family draws its plates narrower under the bound (measured by the crop's width: the plate's, its
+    tilt and margins) and still from 60 px up; unset, its own range (up to 260 or 320 px)."""
     from plateocr.platemix import training_sampler
 
     def widths(max_width: float | None) -> np.ndarray:
