@@ -124,7 +124,7 @@ class PlateModelConfig:
     # How the grey crop's levels are normalised (plateocr.platemodel.plate_input): "stretch" (between
     # the whole crop's 2nd and 98th percentiles), "local" (each pixel against its neighbourhood's mean
     # and spread, so a shadow edge across the plate leaves both sides alike) or "dual" (both, as two
-    # input channels; README: local and dual measured, left off). A sidecar that names no contrast was
+    # input channels; docs/trust_log.md: local and dual measured, left off). A sidecar that names no contrast was
     # trained on "stretch".
     contrast: str = "stretch"
 
@@ -180,16 +180,17 @@ class PlateTrainConfig:
     # Share of the generated plates shown as the reader's levelling shows them (plateocr.platemix.levelled_sample).
     levelled_share: float = 0.0
     # Share of the generator's plates drawn as two-row squares where their format has one (None: the
-    # generator's own, plategen.DEFAULT_CONFIG); 0.25 was measured and left off (README).
+    # generator's own, plategen.DEFAULT_CONFIG); 0.25 was measured and left off (docs/trust_log.md).
     two_row_share: float | None = None
     # The narrowest generated plate in pixels (widths are drawn log-uniformly from here up). 40 was
-    # measured and left off (README): fewer real photos read, more of them wrongly.
+    # measured and left off (docs/trust_log.md): fewer real photos read, more of them wrongly.
     min_plate_width: float = 60.0
     # The widest generated plate in pixels (None: each family's own, 260 and 320). The model reads a crop
     # 128 px wide, so a wider plate adds drawing time, not detail.
     max_plate_width: float | None = None
     # Arithmetic of the training steps: "mixed_bfloat16" computes in bfloat16 on float32 weights (16 % faster
-    # a step on this CPU; measured and left off as the default, README); the saved model is float32 either way.
+    # a step on this CPU; measured and left off as the default, docs/trust_log.md); the saved model is
+    # float32 either way.
     precision: str = "float32"
     val_samples: int = 1536
     # Held-out plates read by the trained models to calibrate each reader mode's confidence, and the
@@ -242,7 +243,8 @@ class CornerTrainConfig:
     batch_size: int = 32
     learning_rate: float = 1e-3
     # Share of the generated plates drawn as two-row squares where their format has one. 0.3 rather than the
-    # generator's 0.12 (README: measured): two-row plates read square-on more often, tilted ones about as often.
+    # generator's 0.12 (docs/trust_log.md: measured): two-row plates read square-on more often, tilted ones
+    # about as often.
     two_row_share: float = 0.3
     val_samples: int = 512
 
@@ -285,7 +287,7 @@ class RecognizeConfig:
     # localiser's boxes reach past the plate (a plate grown around its text, then a margin), an upright box
     # around a turned plate holds much besides it, and the readers read a plate surely only in a box that it
     # fills. A tight crop answers only what its box, or another crop of it, answers (decode.confirmed_crops).
-    # Measured (README): test6's Spanish photos perturbed (bench/perturbed.py) 251 / 229 -> 255 / 235 of 294
+    # Measured (docs/trust_log.md): test6's Spanish photos perturbed (bench/perturbed.py) 251 / 229 -> 255 / 235 of 294
     # right (labels / none) with one crop (0.8), 256 / 243 with two, wrong 2 / 1 throughout; the generated
     # tilted set with labels 61 -> 71 -> 75; one phantom more on test6's other photos without labels (0 -> 1).
     tight_candidates: int = 1
@@ -298,7 +300,7 @@ class RecognizeConfig:
     # plate is 2.5-5 times, a photo or a video frame 1.33-1.78) is read whole as its first box ("image"),
     # before the localiser's and cut tight like them; ``crops`` (``--crops``): every image is, two-row
     # squares too. An image at most ``crop_size`` px long is read whole after the localiser's boxes (a
-    # square two-row crop; a photo that small holds no readable plate but its own). Measured (README,
+    # square two-row crop; a photo that small holds no readable plate but its own). Measured (docs/trust_log.md,
     # bench/crops.py): test6's plates cut out 149 -> 263 of 315 right, wrong 10 -> 13; generated two-row
     # crops 33 -> 63. 0: off (each).
     crop_aspect: float = 2.0

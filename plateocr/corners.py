@@ -4,7 +4,7 @@ The whole-plate reader reads a plate best level, square-on and filling its view.
 (``plateocr.level``) undoes the turn but not the perspective; the bright-quadrilateral search
 (``plateocr.rectify``) finds the corners only where the plate stands out from everything around
 it. Given the plate's true corners (the generator's), warping them square-on reads far more of the
-generated tilted and two-row plates than every view the reader had (README: measured), so the
+generated tilted and two-row plates than every view the reader had (docs/trust_log.md: measured), so the
 corners are learned: a small convolutional model reads the same 64x128 input as the whole-plate
 reader (``plateocr.platemodel.plate_input``) and regresses the corners (top-left, top-right,
 bottom-right, bottom-left) as shares of the crop's width and height, trained on plates generated on

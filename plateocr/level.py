@@ -38,7 +38,7 @@ MAX_TILT = 30.0
 # seen in perspective, or a photo's own lean added to a turn): the search then goes on to WIDE_TILT.
 # A tilt found beyond MAX_TILT levels the box only where the plate it gives is a one-row plate's shape,
 # at least MIN_WIDE_ASPECT times as wide as tall: a square box (a two-row plate, or a one-row plate in
-# steep perspective) finds some level at any angle out there (README: measured with and without).
+# steep perspective) finds some level at any angle out there (docs/trust_log.md: measured with and without).
 WIDE_TILT = 40.0
 MIN_WIDE_ASPECT = 2.5
 TILT_STEP = 1.5

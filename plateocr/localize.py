@@ -792,8 +792,8 @@ FEATURE_NAMES = (
 )
 # Set by hand, then nudged (purity, log_width, clean) by ranking the proposals of the non-Spanish
 # labelled photos and of synthetic scenes; the Spanish-named photos were kept out of it. "spaced" (a row
-# spaced as a Spanish plate's, ``_plate_runs``): 0.5 and 1 measured, README. "bars" (the share of the
-# text's blobs that are bars, ``BAR_ASPECT``): -1 and -2 measured, README.
+# spaced as a Spanish plate's, ``_plate_runs``): 0.5 and 1 measured, docs/trust_log.md. "bars" (the share of the
+# text's blobs that are bars, ``BAR_ASPECT``): -1 and -2 measured, docs/trust_log.md.
 SCORE_WEIGHTS = {
     "count": 2.0, "excess": -1.0, "regularity": 2.0, "span": 1.0, "height_fit": 1.0, "contrast": 1.5,
     "clean": 0.5, "band": 1.5, "light": 0.5, "purity": 1.0, "log_width": 0.3, "spaced": 0.5,

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 LOCALISER_TEMPERATURE = 2.0
 # A localiser box narrower than this many of its heights (a square two-row plate, or a plate turned inside
 # its box) falls inside the plate's own bounds, where a label's box reaches past them, and the readers and
-# their calibration know label boxes: such a box is read grown by the labels' margin (README: measured).
+# their calibration know label boxes: such a box is read grown by the labels' margin (docs/trust_log.md: measured).
 SQUARE_BOX_ASPECT = 2.5
 # Sources of boxes that hold the plate's surroundings as well: always read tight too (``with_tight_crops``).
 LOOSE_SOURCES = ("localiser", "image")
