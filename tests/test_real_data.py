@@ -189,7 +189,8 @@ def plate_crops(shared_data: Path) -> list[tuple[str, np.ndarray]]:
 def test_plates_already_cut_out_are_read_whole(real_model, real_plate_model, shared_data):
     """A plate crop is read as a plate box, not searched for a plate: without the whole-image box the
     localiser finds at best a part of a plate that fills the image (docs/trust_log.md, `bench/crops.py`: of
-    test6's plates cut out at fill 0.8, 3:1, 60 of 63 read whole against 31 by the localiser's boxes)."""
+    test6's 21 plates cut out at fill 0.8, 3:1, each at 160, 320 and 1000 px wide, 60 of 63 read whole
+    against 31 by the localiser's boxes)."""
     crops = plate_crops(shared_data)
     assert len(crops) == SPANISH_IMAGES and all(c.shape[1] >= 2 * c.shape[0] for _, c in crops)
     tally = {}
