@@ -8,7 +8,10 @@
 Prints the whole-plate reader's milliseconds per crop for batches of 1, 8 and 64 crops (input
 preparation and the ONNX Runtime call, separately), then the median and 90th percentile seconds per
 image of test6Training's 117 photos for each reader mode, with and without labels (the fastest of
-``--repeat`` passes per image). Figures, not assertions: they move with the machine's load.
+``--repeat`` passes per image), and last the seconds and peak memory (``tracemalloc``, a second pass: NumPy's arrays
+and Python's objects) of reading large photos without labels: a test6 photo scaled up to 12 and 48
+megapixels, and 48 megapixels of random texture, the localiser's worst case (tens of thousands of
+character-like blobs). Figures, not assertions: they move with the machine's load.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import argparse
 import statistics
 import sys
 import time
+import tracemalloc
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +87,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             seconds = [best_of(args.repeat, lambda p=path: mode_reader.read_image(p, folder)) for path in images]
             p90 = float(np.percentile(seconds, 90))
             print(f"| {mode} | {'yes' if with_labels else 'no'} | {statistics.median(seconds):.3f} | {p90:.3f} |")
+
+    print("\n| large photo, no labels | seconds | peak memory MB |")
+    print("|---|---|---|")
+    photo = read_image(images[0])
+    texture = np.random.default_rng(0).integers(0, 256, (6000, 8000, 3), dtype=np.uint8)
+    for name, image in (
+        (f"{images[0].name} at 4000x3000", cv2.resize(photo, (4000, 3000), interpolation=cv2.INTER_CUBIC)),
+        (f"{images[0].name} at 8000x6000", cv2.resize(photo, (8000, 6000), interpolation=cv2.INTER_CUBIC)),
+        ("random texture 8000x6000", texture),
+    ):
+        started = time.perf_counter()
+        reader.read_image(Path(name), None, image=image)
+        seconds = time.perf_counter() - started
+        tracemalloc.start()  # a second pass: tracing slows the localiser's Python down
+        reader.read_image(Path(name), None, image=image)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"| {name} | {seconds:.2f} | {peak / 2**20:.0f} |")
     return 0
 
 

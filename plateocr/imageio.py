@@ -26,6 +26,17 @@ pillow_heif.register_heif_opener()
 MAX_PIXELS = 80_000_000
 
 
+def resize_by(image: np.ndarray, scale: float, interpolation: int) -> np.ndarray:
+    """``image`` resized by ``scale`` each way, but at least one pixel each way (OpenCV refuses to
+    scale a strip 10 px high and 5,000 long down to nothing); the same pixels as
+    ``cv2.resize(image, None, fx=scale, fy=scale)`` wherever that works."""
+    height, width = image.shape[:2]
+    if min(height, width) * scale >= 1.0:
+        return cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=interpolation)
+
+
 def read_image(path: Path) -> np.ndarray:
     """Decode an image file to 8-bit BGR.
 

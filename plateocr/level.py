@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from plateocr.imageio import resize_by
 from plateocr.plates import Box, crop
 
 # The tilts searched (degrees either way) and the search's step.
@@ -100,7 +101,7 @@ def plate_tilt(crop: np.ndarray) -> float:
     ``crop``: searched within MAX_TILT, and on to WIDE_TILT where the best lies at that search's edge."""
     gray = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY) if crop.ndim == 3 else crop
     scale = WORK_SIZE / max(gray.shape[:2])
-    small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = resize_by(gray, scale, cv2.INTER_AREA).astype(np.float32)
     angle = sharpest_rotation(small, _row_edge_sharpness, MAX_TILT, TILT_STEP, border=cv2.BORDER_REPLICATE, refine=True)
     if abs(angle) >= MAX_TILT:
         angle = sharpest_rotation(small, _row_edge_sharpness, WIDE_TILT, TILT_STEP, border=cv2.BORDER_REPLICATE, refine=True)

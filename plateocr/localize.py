@@ -24,11 +24,13 @@ in the top few matters more than precision.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from plateocr.imageio import resize_by
 from plateocr.level import plate_tilt
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ THRESHOLD_BLOCKS = (11, 21, 41)
 THRESHOLD_OFFSET = 4
 MIN_CHAR_HEIGHT = 6
 MAX_CHAR_HEIGHT_FRACTION = 0.25
+# Blobs are compared for nesting this many at a time (``_nested_pairs``).
+PAIR_CHUNK = 512
 CHAR_ASPECT = (0.1, 1.15)
 CHAR_FILL = (0.12, 0.95)
 # Characters that blur or crowd into each other (small plates, tight spacing) leave one blob a few
@@ -207,6 +211,46 @@ def _containment(boxes: np.ndarray, others: np.ndarray | None = None) -> np.ndar
     return _intersections(boxes, others) / np.maximum(_areas(boxes), 1e-6)[:, None]
 
 
+def _pairs_along_x(
+    boxes: np.ndarray, others: np.ndarray, related: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    before: float, after: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The index pairs ``(i, j)`` where ``related(boxes, others)[i, j]``, in row-major order, found without
+    the full matrix: for a box i, only boxes j starting from ``before`` px left of its left edge to ``after``
+    px right of its right edge can be related.
+
+    The boxes are taken ``PAIR_CHUNK`` at a time in order along x, each chunk against the boxes of
+    ``others`` starting within those bounds of it, so the memory grows with the blobs near one another
+    and not with the square of all of them: a photo of gravel or leaves gives tens of thousands of
+    blobs, and 20,000 compared in one matrix took 6 GB and 18 s.
+    """
+    if len(boxes) == 0 or len(others) == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    by_start = np.argsort(others[:, 0], kind="stable")
+    starts = others[by_start, 0]
+    along = np.argsort(boxes[:, 0], kind="stable")
+    rows, cols = [], []
+    for first in range(0, len(along), PAIR_CHUNK):
+        chunk = along[first : first + PAIR_CHUNK]
+        lo = np.searchsorted(starts, boxes[chunk, 0].min() - before, side="left")
+        hi = np.searchsorted(starts, boxes[chunk, 2].max() + after, side="right")
+        near = by_start[lo:hi]
+        r, c = np.nonzero(related(boxes[chunk], others[near]))
+        rows.append(chunk[r])
+        cols.append(near[c])
+    i, j = np.concatenate(rows), np.concatenate(cols)
+    order = np.lexsort((j, i))
+    return i[order], j[order]
+
+
+def _nested_pairs(boxes: np.ndarray, others: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """The index pairs ``(i, j)`` of ``_containment(boxes, others) >= share`` (``share`` > 0; ``i == j``
+    included when they are the same boxes), without the full matrix (``_pairs_along_x``): a box of
+    ``others`` holding part of box i starts at most its own width left of box i and before its right edge."""
+    reach = float((others[:, 2] - others[:, 0]).max()) if len(others) else 0.0
+    return _pairs_along_x(boxes, others, lambda a, b: _containment(a, b) >= share, reach, 0.0)
+
+
 def _suppress(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> list[int]:
     """Greedy non-maximum suppression; indices kept, best first."""
     order = list(np.argsort(-scores, kind="stable"))
@@ -261,8 +305,9 @@ def _char_boxes(gray: np.ndarray) -> np.ndarray:
     whole = _unique_blobs(stats[plausible & (aspect >= CHAR_ASPECT[0]) & (aspect <= CHAR_ASPECT[1])], 0)
     merged = _unique_blobs(stats[plausible & (aspect > CHAR_ASPECT[1]) & (aspect <= MAX_MERGED_ASPECT)], 1)
     if len(whole) and len(merged):
-        inside = _containment(whole, merged) >= 0.7
-        holds_whole = (inside & (whole[:, None, 4] == merged[None, :, 4])).any(axis=0)
+        inside, holder = _nested_pairs(whole, merged, 0.7)
+        holds_whole = np.zeros(len(merged), bool)
+        holds_whole[holder[whole[inside, 4] == merged[holder, 4]]] = True
         merged = merged[~holds_whole]
     return np.concatenate([whole, merged])
 
@@ -281,12 +326,18 @@ def _unique_blobs(stats: np.ndarray, merged: int) -> np.ndarray:
     order = np.argsort(-(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), kind="stable")
     boxes = boxes[order]
     heights = boxes[:, 3] - boxes[:, 1]
-    duplicate = (_containment(boxes) >= 0.7) & (heights[None, :] <= 2.0 * heights[:, None])
+    inner, outer = _nested_pairs(boxes, boxes, 0.7)
+    # Blob ``inner`` repeats a larger one (earlier in the order) that holds it and is at most twice its height.
+    duplicate = (outer < inner) & (heights[outer] <= 2.0 * heights[inner])
     if merged:  # a plate's light background, itself a wide blob, holds the dark run of its characters
-        duplicate &= boxes[:, None, 4] == boxes[None, :, 4]
+        duplicate &= boxes[inner, 4] == boxes[outer, 4]
+    inner, outer = inner[duplicate], outer[duplicate]
+    by_inner = np.argsort(inner, kind="stable")
+    inner, outer = inner[by_inner], outer[by_inner]
+    bounds = np.searchsorted(inner, np.arange(len(boxes) + 1))
     kept = np.zeros(len(boxes), bool)
     for i in range(len(boxes)):
-        kept[i] = not (duplicate[i] & kept).any()
+        kept[i] = not kept[outer[bounds[i] : bounds[i + 1]]].any()
     return boxes[kept]
 
 
@@ -324,6 +375,14 @@ def _links(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     )
 
 
+def _link_pairs(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The index pairs ``(i, j)`` of ``np.nonzero(_links(chars, chars))``, without the full matrix
+    (``_pairs_along_x``): a blob's link starts right of its left edge and at most ROW_MAX_GAP mean
+    heights after its right edge (a pixel more, against rounding: the links themselves decide)."""
+    reach = ROW_MAX_GAP * float((chars[:, 3] - chars[:, 1]).max()) + 1.0 if len(chars) else 0.0
+    return _pairs_along_x(chars, chars, _links, 0.0, reach)
+
+
 def _text_rows(blobs: np.ndarray) -> list[np.ndarray]:
     """Chains of neighbouring character blobs of similar height, each a ``(k, 6)`` array (``_char_boxes`` rows).
 
@@ -355,9 +414,8 @@ def _chains(chars: np.ndarray) -> list[np.ndarray]:
     """Chains of at least two neighbouring whole character blobs."""
     if len(chars) < 2:
         return []
-    linked = _links(chars, chars)
     parent = list(range(len(chars)))
-    for i, j in zip(*np.nonzero(linked)):
+    for i, j in zip(*_link_pairs(chars)):
         ri, rj = _find_root(parent, int(i)), _find_root(parent, int(j))
         if ri != rj:
             parent[ri] = rj
@@ -982,7 +1040,7 @@ def _working_copy(image: np.ndarray) -> tuple[np.ndarray, float]:
     if scale == 1.0:
         return image, scale
     interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=interpolation), scale
+    return resize_by(image, scale, interpolation), scale
 
 
 def find_plate_candidates(image_bgr: np.ndarray, max_candidates: int = 5) -> list[Candidate]:

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from config import PLATE_LENGTH
+from plateocr.imageio import resize_by
 from plateocr.level import sharpest_rotation
 from plateocr.plates import Box
 
@@ -184,7 +185,7 @@ def estimate_skew(gray: np.ndarray, max_angle: float = MAX_SKEW, step: float = 1
     """
     mask = remove_long_lines(dark_foreground(gray))
     scale = 48.0 / max(1, mask.shape[0])
-    small = cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else mask
+    small = resize_by(mask, scale, cv2.INTER_AREA) if scale < 1 else mask
     return sharpest_rotation(
         small, lambda rotated: float(np.var(rotated.sum(axis=1, dtype=np.float64))), max_angle, step, cv2.INTER_NEAREST
     )

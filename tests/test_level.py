@@ -146,3 +146,18 @@ def test_the_chars_reader_reads_a_steeply_tilted_plate_levelled(tiny_model, tiny
     flat.chars.read = lambda crops: seen.extend(crops) or read(crops)  # type: ignore[method-assign]
     flat.evidence(photo, [PlateCandidate(box, "label")])
     assert np.array_equal(seen[0], photo[box.y : box.y2, box.x : box.x2])
+
+
+def test_a_strip_far_wider_than_tall_is_read_without_error(tiny_model, tiny_plate_model):
+    """A photo 10 px high and 5000 long is read as a plate cut out (it is wider than twice its height):
+    its tilt search scales it under a pixel high, which OpenCV refused; it now reads, finding nothing."""
+    import dataclasses
+    from pathlib import Path
+
+    from plateocr.recognize import PlateReader
+
+    strip = np.full((10, 5000, 3), 200, np.uint8)
+    assert np.isfinite(plate_tilt(strip))
+    reader = PlateReader(tiny_model, dataclasses.replace(RecognizeConfig(), plate_model=tiny_plate_model, reader="both"))
+    result = reader.read_image(Path("strip.png"), None, image=strip)
+    assert not result.error and result.text == ""

@@ -557,3 +557,72 @@ def test_a_light_turned_rectangle_holding_characters_is_proposed(rendered_plate)
     square = plate[:, : round(centres[3] + 0.5 * (centres[4] - centres[3]))]
     square = cv2.resize(square, (PLATE_HEIGHT + 20, PLATE_HEIGHT))
     assert quads(turned_photo(square, 25.0, size)[0])[0] == []
+
+
+def test_nested_blobs_are_found_chunk_by_chunk_not_in_one_matrix(monkeypatch) -> None:
+    """A photo of texture gives tens of thousands of blobs; comparing them all at once took 6 GB. The pairs
+    of nested boxes are found a chunk at a time, each against the boxes near it only, and they are exactly
+    the pairs the whole matrix gives; the duplicates removed are the ones the greedy rule names."""
+    from plateocr import localize
+
+    rng = np.random.default_rng(7)
+    n = 5 * localize.PAIR_CHUNK
+    corners = rng.uniform(0, 3000, (n, 2)).round()
+    sizes = rng.integers(0, 40, (n, 2))
+    boxes = np.hstack([corners, corners + sizes]).astype(np.float32)
+    dense = localize._containment(boxes, boxes) >= 0.7
+
+    largest = []
+    containment = localize._containment
+    monkeypatch.setattr(
+        localize, "_containment", lambda a, b: largest.append(len(a) * len(b)) or containment(a, b)
+    )
+    inner, outer = localize._nested_pairs(boxes, boxes, 0.7)
+    assert sorted(zip(inner.tolist(), outer.tolist())) == sorted(zip(*np.nonzero(dense)))
+    assert len(largest) >= 5 and max(largest) < n * n / 10
+
+    stats = np.hstack([corners, sizes, rng.integers(0, 500, (n, 1)), rng.integers(0, 2, (n, 1))]).astype(np.float32)
+    for merged in (0, 1):
+        got = localize._unique_blobs(stats, merged)
+        # The rule, with the whole matrix: largest first, a blob is dropped when a kept larger one holds
+        # 70 % of it and is at most twice its height (and, for merged blobs, of its polarity).
+        rows = np.stack([stats[:, 0], stats[:, 1], stats[:, 0] + stats[:, 2], stats[:, 1] + stats[:, 3], stats[:, 5]], 1)
+        rows = rows[np.argsort(-stats[:, 2] * stats[:, 3], kind="stable")]
+        inside = containment(rows[:, :4], rows[:, :4]) >= 0.7
+        heights = rows[:, 3] - rows[:, 1]
+        kept: list[int] = []
+        for i in range(n):
+            if not any(
+                inside[i, j] and heights[j] <= 2 * heights[i] and (not merged or rows[i, 4] == rows[j, 4]) for j in kept
+            ):
+                kept.append(i)
+        assert np.array_equal(got[:, :5], rows[kept]) and (got[:, 5] == merged).all()
+        assert 0 < len(kept) < n
+
+
+def test_a_strip_far_wider_than_tall_is_looked_at_without_error() -> None:
+    """Scaled to the working size, a 10 x 5000 strip is under a pixel high: it is kept one pixel high."""
+    from plateocr.imageio import resize_by
+
+    strip = np.full((10, 5000, 3), 200, np.uint8)
+    assert resize_by(strip, 96 / 5000, cv2.INTER_AREA).shape == (1, 96, 3)
+    assert resize_by(strip, 0.5, cv2.INTER_AREA).shape == cv2.resize(strip, None, fx=0.5, fy=0.5).shape
+    assert find_plate_candidates(np.full((8, 60000, 3), 200, np.uint8)) == []
+
+
+def test_neighbouring_blobs_are_linked_chunk_by_chunk_as_the_whole_matrix_links_them(monkeypatch) -> None:
+    from plateocr import localize
+
+    rng = np.random.default_rng(11)
+    n = 4 * localize.PAIR_CHUNK
+    corners = rng.uniform(0, 2000, (n, 2)).round()
+    blobs = np.hstack(
+        [corners, corners + rng.integers(4, 30, (n, 2)), rng.integers(0, 2, (n, 1)), np.zeros((n, 1))]
+    ).astype(np.float32)
+    dense = np.nonzero(localize._links(blobs, blobs))
+    largest = []
+    links = localize._links
+    monkeypatch.setattr(localize, "_links", lambda a, b: largest.append(len(a) * len(b)) or links(a, b))
+    i, j = localize._link_pairs(blobs)
+    assert len(i) > 100 and np.array_equal(i, dense[0]) and np.array_equal(j, dense[1])
+    assert max(largest) < n * n / 10
