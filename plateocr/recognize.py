@@ -215,10 +215,12 @@ class PlateReader:
             if label_file.is_file():
                 try:
                     boxes = plate_boxes_from_labels(label_file, w, h)
+                    if not boxes:
+                        log.warning("%s: no usable plate box; finding the plate without it", label_file)
                 except InputError as exc:
                     log.warning("%s; finding the plate without it", exc)
-                if not boxes:
-                    log.warning("%s: no usable plate box; finding the plate without it", label_file)
+            elif label_file.exists():
+                log.warning("%s: not a file; finding the plate without it", label_file)
             else:
                 log.debug("%s: no label file; finding the plate without it", label_file)
             if boxes:
