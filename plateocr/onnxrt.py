@@ -93,6 +93,10 @@ def export_beside(keras_model: Any, model_path: Path, check_batch: np.ndarray) -
     return {"file": exported.name, "max_abs_diff": diff, "checked_on": int(len(check_batch))}
 
 
+# Rows of one ONNX Runtime run (``OnnxModel.predict``).
+RUN_ROWS = 128
+
+
 class OnnxModel:
     """One ONNX Runtime session on the CPU: ``predict(batch) -> outputs``, for any batch size.
 
@@ -131,9 +135,20 @@ class OnnxModel:
         self.output_shape = _shape(outputs[0].shape)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """The model's output for a batch (float32; first axis the batch)."""
+        """The model's output for a batch (float32; first axis the batch).
+
+        The runtime is given at most ``RUN_ROWS`` rows at a time: its intermediate activations grow
+        with the rows of one run (a label file of 300 plate boxes is 3,000 views of the whole-plate
+        reader, and read in one run they took 2.2 GB), while beyond a few dozen rows a larger run is no
+        faster a row.
+        """
         batch = np.ascontiguousarray(x, dtype=np.float32)
-        return np.asarray(self.session.run([self._output], {self._input: batch})[0])
+        if len(batch) <= RUN_ROWS:
+            return np.asarray(self.session.run([self._output], {self._input: batch})[0])
+        return np.concatenate([
+            np.asarray(self.session.run([self._output], {self._input: batch[start : start + RUN_ROWS]})[0])
+            for start in range(0, len(batch), RUN_ROWS)
+        ])
 
 
 def _shape(dims: list[object]) -> tuple[int | None, ...]:

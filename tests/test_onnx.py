@@ -86,6 +86,27 @@ def test_export_matches_keras_on_other_inputs_too(tiny_model):
         np.testing.assert_allclose(onnx.predict(batch), keras.predict(batch), atol=1e-5)
 
 
+def test_a_large_batch_is_run_a_slice_at_a_time_with_the_same_outputs(tiny_model):
+    """The runtime's activations grow with the rows of one run (300 plate boxes of a label file took
+    2.2 GB in one): a batch larger than RUN_ROWS is run in slices, each row's output as alone."""
+    import plateocr.onnxrt
+
+    onnx = OnnxModel(onnx_path(tiny_model), threads=1)
+    batch = np.random.default_rng(1).random((2 * plateocr.onnxrt.RUN_ROWS + 5, 32, 32, 1), dtype=np.float32)
+    run, sizes = onnx.session.run, []
+
+    def recording_run(outputs, feed):
+        sizes.append(len(next(iter(feed.values()))))
+        return run(outputs, feed)
+
+    onnx.session = type("Session", (), {"run": staticmethod(recording_run)})()
+    got = onnx.predict(batch)
+    assert sizes == [plateocr.onnxrt.RUN_ROWS, plateocr.onnxrt.RUN_ROWS, 5]
+    alone = np.concatenate([onnx.predict(batch[i : i + 1]) for i in (0, 200, len(batch) - 1)])
+    np.testing.assert_allclose(got[[0, 200, len(batch) - 1]], alone, rtol=1e-6, atol=1e-7)
+    assert got.shape == (len(batch), 36)
+
+
 class OffByOne:
     """A stand-in Keras model whose ``predict`` disagrees with what it exports."""
 
