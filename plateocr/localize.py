@@ -45,7 +45,7 @@ THRESHOLD_BLOCKS = (11, 21, 41)
 THRESHOLD_OFFSET = 4
 MIN_CHAR_HEIGHT = 6
 MAX_CHAR_HEIGHT_FRACTION = 0.25
-# Blobs are compared for nesting this many at a time (``_nested_pairs``).
+# Blobs are compared with one another this many at a time (``_pairs_along_x``): nesting, links.
 PAIR_CHUNK = 512
 CHAR_ASPECT = (0.1, 1.15)
 CHAR_FILL = (0.12, 0.95)
