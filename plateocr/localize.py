@@ -206,8 +206,8 @@ def _intersections(boxes: np.ndarray, others: np.ndarray | None = None) -> np.nd
     return np.clip(ix, 0, None) * np.clip(iy, 0, None)
 
 
-def _containment(boxes: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
-    """``c[i, j]``: the fraction of box i's area that lies inside box j (of ``others``, by default the same boxes)."""
+def _containment(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """``c[i, j]``: the fraction of box i's area that lies inside box j of ``others``."""
     return _intersections(boxes, others) / np.maximum(_areas(boxes), 1e-6)[:, None]
 
 
@@ -331,9 +331,7 @@ def _unique_blobs(stats: np.ndarray, merged: int) -> np.ndarray:
     duplicate = (outer < inner) & (heights[outer] <= 2.0 * heights[inner])
     if merged:  # a plate's light background, itself a wide blob, holds the dark run of its characters
         duplicate &= boxes[inner, 4] == boxes[outer, 4]
-    inner, outer = inner[duplicate], outer[duplicate]
-    by_inner = np.argsort(inner, kind="stable")
-    inner, outer = inner[by_inner], outer[by_inner]
+    inner, outer = inner[duplicate], outer[duplicate]  # still in order of ``inner``, as the pairs came
     bounds = np.searchsorted(inner, np.arange(len(boxes) + 1))
     kept = np.zeros(len(boxes), bool)
     for i in range(len(boxes)):
