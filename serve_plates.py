@@ -65,9 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="images that may wait for the model; more get 503 (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=d.timeout, metavar="S",
                    help="seconds a request may wait and be read before it gets 504 (default: %(default)s)")
-    p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
-                   help="leave readings below this confidence empty (a request may ask for more) "
-                   "(default: %(default)s)")
+    p.add_argument("--min-confidence", type=float, default=RecognizeConfig().min_confidence, metavar="P",
+                   help="leave readings below this confidence empty, as recognize_plates.py does "
+                   "(a request may ask for more, not less) (default: %(default)s)")
     add_verbosity(p)
     args = p.parse_args(argv)
     cfg = ServeConfig(
@@ -122,7 +122,10 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_SETUP
     with sock:
         try:
-            reading_cfg = RecognizeConfig(plate_model=cfg.plate_model, corner_model=cfg.corner_model, reader=cfg.reader)
+            reading_cfg = RecognizeConfig(
+                plate_model=cfg.plate_model, corner_model=cfg.corner_model, reader=cfg.reader,
+                min_confidence=args.min_confidence,
+            )
             reader = PlateReader(cfg.model, reading_cfg)
             service = ReadService(reader, cfg)
         except PlateOCRError as exc:

@@ -246,9 +246,11 @@ def json_error(status: int, message: str, headers: dict[str, str] | None = None)
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def page_html() -> str:
-    """The web page served at ``/`` (one self-contained file: no build step, nothing from a CDN)."""
-    return resources.files("plateocr").joinpath("web/index.html").read_text(encoding="utf-8")
+def page_html(min_confidence: float) -> str:
+    """The web page served at ``/`` (one self-contained file: no build step, nothing from a CDN), its
+    minimum confidence starting at the service's own."""
+    page = resources.files("plateocr").joinpath("web/index.html").read_text(encoding="utf-8")
+    return page.replace("{min_confidence}", f"{min_confidence:g}")
 
 
 def create_app(service: ReadService, model_path: Path, api_key: str | None = None, floor: float = 0.0) -> FastAPI:
@@ -258,10 +260,10 @@ def create_app(service: ReadService, model_path: Path, api_key: str | None = Non
         service: the started reader service.
         model_path: shown by ``/healthz``.
         api_key: when set, ``/v1`` requests need it in the ``X-API-Key`` header.
-        floor: the service's own ``--min-confidence`` (a request may only raise it).
+        floor: the service's own ``--min-confidence``, which its reader applies (a request may only raise it).
     """
     app = FastAPI(title="plateocr", docs_url=None, redoc_url=None)  # the docs pages would load from a CDN
-    page = page_html()
+    page = page_html(floor)
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:

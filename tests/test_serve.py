@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from conftest import API_KEY
+from conftest import API_KEY, PORT_FLAGS
 
 import recognize_plates
 from plateocr.devtools import Answer, multipart, request
@@ -36,10 +36,10 @@ def read_photo(url: str, data: bytes, query: str = "", key: str | None = API_KEY
     return request(url, path="/v1/read" + query, body=data, headers=headers)
 
 
-def cli_records(model: Path, photos: list[Path], tmp_path: Path) -> dict[str, dict[str, Any]]:
-    """The CLI's ``--json`` records of ``photos`` (no labels), by name."""
+def cli_records(model: Path, photos: list[Path], tmp_path: Path, *flags: str) -> dict[str, dict[str, Any]]:
+    """The CLI's ``--json`` records of ``photos`` (no labels, ``flags`` added), by name."""
     out = tmp_path / "cli.json"
-    argv = [*map(str, photos), "--no-labels", "--model", str(model), "--output", str(tmp_path / "r.txt"), "--json", str(out), "-q"]
+    argv = [*map(str, photos), "--no-labels", "--model", str(model), "--output", str(tmp_path / "r.txt"), "--json", str(out), "-q", *flags]
     assert recognize_plates.main(argv) == 0
     return {r["name"]: r for r in json.loads(out.read_text(encoding="utf-8"))["results"]}
 
@@ -102,6 +102,31 @@ def test_min_confidence_moves_the_reading_to_uncertain(plate_service, scene_phot
     body, ctype = multipart({"min_confidence": "0"}, "a.jpg", data)
     as_form = request(plate_service.url, body=body, headers={"Content-Type": ctype, "X-API-Key": API_KEY})
     assert as_form.json()["results"][0]["reading"] == plain["reading"]
+
+
+def test_the_services_min_confidence_lowers_its_threshold_as_the_clis_does(
+    plate_service, tiny_model, tiny_plate_model, scene_photos, tmp_path
+):
+    """``serve_plates.py --min-confidence 0`` answers what ``recognize_plates.py --min-confidence 0`` answers
+    (it once applied the CLI's default 0.7 whatever it was given), the web page starts at it, and a request
+    may still raise it."""
+    from plateocr.devtools import start_service
+
+    assert 'value="0.7"' in request(plate_service.url, "GET", "/").body.decode()
+    strict = cli_records(tiny_model, scene_photos, tmp_path, "--reader", "chars")
+    expected = cli_records(tiny_model, scene_photos, tmp_path, *PORT_FLAGS)
+    # The tiny model reads below 0.7: some reading the default leaves uncertain is answered at 0.
+    assert any(expected[k]["reading"] and not strict[k]["reading"] for k in expected)
+    flags = ("--plate-model", str(tiny_plate_model), "--no-corners", *PORT_FLAGS)
+    service = start_service(tiny_model, *flags, log_path=tmp_path / "serve.log")
+    try:
+        got = {p.stem: read_photo(service.url, p.read_bytes(), key=None).json()["results"][0] for p in scene_photos}
+        assert 'value="0"' in request(service.url, "GET", "/").body.decode()
+        raised = read_photo(service.url, scene_photos[0].read_bytes(), "?min_confidence=1", key=None).json()["results"][0]
+    finally:
+        service.stop()
+    assert {k: without(v) for k, v in got.items()} == {k: without(v) for k, v in expected.items()}
+    assert raised["reading"] == "" or raised["confidence"] >= 1
 
 
 @pytest.mark.parametrize("key", [None, "", "wrong", API_KEY + "x"])
