@@ -172,7 +172,7 @@ def open_video(source: str, opener: Callable[[str], Capture] = cv2.VideoCapture)
         SetupError: it cannot be opened.
     """
     if not is_stream(source) and not Path(source).is_file():
-        raise SetupError(f"{source}: video file not found")
+        raise SetupError(f"{source}: " + ("a folder, not a video file" if Path(source).is_dir() else "video file not found"))
     capture = opener(source)
     if not capture.isOpened():
         capture.release()

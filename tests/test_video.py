@@ -160,6 +160,8 @@ def test_ctrl_c_closes_the_open_events_and_reports_them():
 def test_a_missing_or_unreadable_video_is_a_setup_error(tmp_path):
     with pytest.raises(SetupError, match="not found"):
         read_video(ScriptedReader(), str(tmp_path / "none.mp4"), lambda e, s: None)
+    with pytest.raises(SetupError, match="a folder, not a video file"):
+        read_video(ScriptedReader(), str(tmp_path), lambda e, s: None)
     text = tmp_path / "text.mp4"
     text.write_text("not a video")
     with pytest.raises(SetupError, match="cannot open"):
