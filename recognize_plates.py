@@ -62,7 +62,9 @@ exit codes:
   0    every image was read (video: the file or stream was read to its end)
   1    some images failed (each named on stderr with the cause); all other results are written
        (video: the stream dropped and could not be reopened)
-  2    usage or setup error: bad flag, missing input/model, incompatible model, unwritable output
+  2    usage or setup error: bad flag, missing input/model, incompatible model, unwritable output;
+       or worker processes dying on image after image (--jobs): the outputs then hold the images
+       read so far, and the message says how to go on
   130  interrupted (Ctrl-C or SIGTERM): the outputs hold the images read so far, and the message
        says how to go on with --jsonl FILE --resume
 """
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_SETUP
-    from plateocr.stream import RunInterrupted
+    from plateocr.stream import RunInterrupted, RunStopped
 
     try:
         setup_logging(args)
@@ -193,6 +195,12 @@ def main(argv: list[str] | None = None) -> int:
               f"the outputs hold those. To go on: {resume_command(argv, args, stop.summary.kept_log)}",
               file=sys.stderr)  # fmt: skip
         return EXIT_INTERRUPTED
+    except RunStopped as stop:
+        report(stop.summary, args)
+        print(f"recognize_plates: error: {stop.cause}; stopped after {stop.summary.done} of {stop.summary.images} "
+              f"images, and the outputs hold those. To go on: {resume_command(argv, args, stop.summary.kept_log)}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_SETUP
     except KeyboardInterrupt:
         print("recognize_plates: interrupted; results not written, existing files are unchanged", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -232,7 +240,7 @@ def run(args: argparse.Namespace) -> int:
     from plateocr.batch import ImageOutputs
     from plateocr.inputs import unique_names
     from plateocr.results import check_writable
-    from plateocr.stream import OutputFiles, stream_run
+    from plateocr.stream import OutputFiles, RunStopped, stream_run
 
     started = time.perf_counter()
     cfg = reader_config(args)
@@ -260,6 +268,8 @@ def run(args: argparse.Namespace) -> int:
                         record["reading"] or "-", record["confidence"], record["seconds"],
                     ),
                 )  # fmt: skip
+    except RunStopped:
+        raise  # main() reports it, with the command that goes on
     except PlateOCRError as exc:
         print(f"recognize_plates: error: {exc}", file=sys.stderr)
         return EXIT_SETUP

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -195,7 +196,8 @@ def iter_read(
     Arguments as :func:`read_all`. Closing the generator early (Ctrl-C) drops the images not started.
 
     Raises:
-        PlateOCRError: a worker could not load the model.
+        PlateOCRError: a worker could not load the model; ``WorkersDying``: worker processes died on
+            DEAD_IN_A_ROW images in a row (one that dies now and then only fails the image it was reading).
     """
     if len(names) != len(images):
         raise ValueError("one name per image is needed")
@@ -211,6 +213,16 @@ def iter_read(
 
 # Images queued per worker process: enough to keep every worker busy, few enough to stay small.
 IN_FLIGHT_PER_JOB = 4
+# A worker process that dies (killed by the system for memory, a crash in a native library) breaks the
+# whole pool: a fresh one is started and the images that were in flight are read again one at a time, so
+# only the image that kills a worker alone is recorded as failed. After this many such images in a row
+# the run stops (WorkersDying): a worker that dies on every image is a broken set-up, not bad images.
+DEAD_IN_A_ROW = 3
+DIED = "the worker process reading it died (killed, e.g. out of memory, or crashed); the other images go on"
+
+
+class WorkersDying(PlateOCRError):
+    """Worker processes died on DEAD_IN_A_ROW images in a row, each read alone."""
 
 
 def _read_in_workers(
@@ -230,34 +242,71 @@ def _read_in_workers(
     queue: Any = ctx.Queue()
     listener = logging.handlers.QueueListener(queue, _MainProcessHandler(), respect_handler_level=False)
     listener.start()
-    executor = ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(spec, threads, queue, logging.getLogger().getEffectiveLevel()),
-    )
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(spec, threads, queue, logging.getLogger().getEffectiveLevel()),
+        )
+
+    executor = new_pool()
     pending: dict[Future[tuple[int, ImageResult]], int] = {}
     waiting = iter(todo)
+    suspects: list[int] = []  # in flight when a worker died: read again one at a time, in input order
+    alone: int | None = None  # the suspect being read alone
+    dead_in_a_row = 0
 
     def submit(count: int) -> None:
-        for i in itertools.islice(waiting, count):
-            pending[executor.submit(_worker_read, i, images[i], labels, names[i], outputs)] = i
+        nonlocal alone
+        with sigint_ignored():  # workers started by a submit inherit "ignore Ctrl-C"
+            if suspects:
+                if not pending:
+                    alone = suspects.pop(0)
+                    pending[executor.submit(_worker_read, alone, images[alone], labels, names[alone], outputs)] = alone
+                return
+            alone = None
+            for i in itertools.islice(waiting, count):
+                pending[executor.submit(_worker_read, i, images[i], labels, names[i], outputs)] = i
 
     try:
-        with sigint_ignored():  # the workers, started by the first submits, inherit "ignore Ctrl-C"
-            submit(jobs * IN_FLIGHT_PER_JOB)
+        submit(jobs * IN_FLIGHT_PER_JOB)
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            broken = False
             for future in done:
                 index = pending.pop(future)
                 try:
                     _, result = future.result()
                 except PlateOCRError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - a dead worker (BrokenProcessPool), an unpicklable result
+                except BrokenProcessPool:
+                    broken = True
+                    if index != alone:
+                        suspects.append(index)
+                        continue
+                    dead_in_a_row += 1
+                    if dead_in_a_row >= DEAD_IN_A_ROW:
+                        raise WorkersDying(
+                            f"worker processes died on {dead_in_a_row} images in a row, each read alone "
+                            f"(the last: {images[index]}); is the machine out of memory?"
+                        ) from None
+                    result = failed_result(images[index], names[index], DIED)
+                except Exception as exc:  # noqa: BLE001 - an unpicklable result, an unexpected error
                     result = failed_result(images[index], names[index], f"worker process failed ({describe(exc)})")
+                else:
+                    dead_in_a_row = 0
                 yield index, result
-            submit(len(done))
+            if broken:
+                # The images still in flight failed with the pool: each is read again, alone, in a fresh pool.
+                suspects.extend(pending.values())
+                suspects.sort()
+                pending.clear()
+                executor.shutdown(wait=True, cancel_futures=True)
+                log.warning("a worker process died; reading the %d images it may have held again, one at a time", len(suspects))
+                executor = new_pool()
+            submit(jobs * IN_FLIGHT_PER_JOB - len(pending))
     finally:
         # On an error or Ctrl-C: drop the queued images, let running ones finish (workers ignore SIGINT).
         executor.shutdown(wait=True, cancel_futures=True)

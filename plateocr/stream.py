@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from plateocr.errors import PlateOCRError
 from plateocr.results import (
     CSV_COLUMNS,
     atomic_path,
@@ -192,12 +193,15 @@ def stream_run(
         RunInterrupted: Ctrl-C (KeyboardInterrupt) while reading, after the outputs of what was read so far
             were written; it carries the summary.
         PlateOCRError: the engine could not start (a worker could not load the model): nothing is written.
+        RunStopped: the engine failed midway (worker processes kept dying), after the outputs of what
+            was read so far were written (the spool kept, as after Ctrl-C); it carries the summary.
     """
     started = time.perf_counter() if started is None else started
     summary = RunSummary(images=len(names))
     spool = files.jsonl is None
     path = files.jsonl or _spool_path(files.license_results)
     result_log = ResultLog(path, resume=resume and not spool)
+    stopped: PlateOCRError | None = None
     offsets = array("q", [NOT_READ]) * len(names)
     try:
         if result_log.recorded:
@@ -219,17 +223,23 @@ def stream_run(
                         on_record(record)
         except KeyboardInterrupt:
             summary.interrupted = True
+        except PlateOCRError as exc:
+            if not summary.read_now:
+                raise  # the engine could not start: nothing is written
+            stopped = exc  # stopped midway: what was read is written, as after Ctrl-C
         write_final(result_log, offsets, names, files, model, summary, on_final)
         summary.wall = time.perf_counter() - started
     finally:
         result_log.close()
         if spool:
-            if summary.interrupted and summary.read_now:
+            if (summary.interrupted or stopped is not None) and summary.read_now:
                 summary.kept_log = _keep_spool(path, files.license_results)
             else:
                 path.unlink(missing_ok=True)
     if summary.interrupted:
         raise RunInterrupted(summary)
+    if stopped is not None:
+        raise RunStopped(summary, stopped)
     return summary
 
 
@@ -239,6 +249,14 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, summary: RunSummary) -> None:
         super().__init__()
         self.summary = summary
+
+
+class RunStopped(PlateOCRError):
+    """The engine failed midway (``cause``), after the outputs of what was read so far were written."""
+
+    def __init__(self, summary: RunSummary, cause: PlateOCRError) -> None:
+        super().__init__(str(cause))
+        self.summary, self.cause = summary, cause
 
 
 def _spool_path(license_results: Path) -> Path:

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import PORT_FLAGS, REPO_ROOT
 from test_reliability import default_sigint, make_photo
 
 import recognize_plates
-from plateocr.batch import failed_result
+from plateocr.batch import DEAD_IN_A_ROW, DIED, ReaderSpec, failed_result
 from plateocr.plates import Box
 from plateocr.recognize import ImageResult
 from plateocr.results import result_record, results_csv_text, results_document
@@ -244,3 +244,65 @@ def test_ctrl_c_then_the_printed_command_finishes_the_run(big_folder, tiny_model
     assert recognize_plates.main(command) == 1
     assert f"{IMAGES - done} images read" in capsys.readouterr().out
     assert len((out / "LR.txt").read_text().splitlines()) == IMAGES
+
+
+# ---------------------------------------------------------------- a worker process killed (--jobs)
+
+
+@pytest.fixture
+def twelve_photos(tmp_path: Path) -> Path:
+    folder = tmp_path / "images"
+    folder.mkdir()
+    photo = make_photo()
+    for i in range(12):
+        (folder / f"{i:04d}.jpg").write_bytes(photo.jpeg)
+    return folder
+
+
+def run_with_dying_workers(monkeypatch, model: Path, images: Path, out: Path, die: tuple[str, ...]) -> int:
+    """``recognize_plates.py --jobs 2`` (no labels, the port at threshold 0) with workers killed on ``die``."""
+    from dying_reader import DyingSpec
+
+    monkeypatch.setattr(ReaderSpec, "of", classmethod(lambda cls, reader: DyingSpec(reader.model_path, reader.cfg, die)))
+    argv = [str(images), "--no-labels", "--model", str(model), *PORT_FLAGS, "--output", str(out / "LR.txt"),
+            "--json", str(out / "r.json"), "--jobs", "2", "-q"]  # fmt: skip
+    return recognize_plates.main(argv)
+
+
+def test_a_worker_killed_on_one_image_fails_only_that_image(twelve_photos, tiny_model, tmp_path, monkeypatch, capsys):
+    """The pool a killed worker breaks is started again and the images in flight read again one at a time:
+    only the image that kills a worker alone fails (it once ended the run with a traceback, and without
+    --jsonl lost every record)."""
+    clean = tmp_path / "clean"
+    argv = [str(twelve_photos), "--no-labels", "--model", str(tiny_model), *PORT_FLAGS,
+            "--output", str(clean / "LR.txt"), "--json", str(clean / "r.json"), "-q"]  # fmt: skip
+    assert recognize_plates.main(argv) == 0
+    assert run_with_dying_workers(monkeypatch, tiny_model, twelve_photos, tmp_path, ("0005",)) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "a worker process died" in err
+    records = {r["name"]: r for r in json.loads((tmp_path / "r.json").read_text())["results"]}
+    expected = {r["name"]: r for r in json.loads((clean / "r.json").read_text())["results"]}
+    assert sorted(records) == sorted(expected)
+    assert records["0005"]["error"] == f"{twelve_photos / '0005.jpg'}: {DIED}"
+    for name in expected:
+        if name != "0005":
+            assert {k: v for k, v in records[name].items() if k != "seconds"} == {
+                k: v for k, v in expected[name].items() if k != "seconds"}, name
+
+
+def test_workers_killed_on_every_image_stop_the_run_and_keep_what_was_read(
+    twelve_photos, tiny_model, tmp_path, monkeypatch, capsys
+):
+    assert run_with_dying_workers(monkeypatch, tiny_model, twelve_photos, tmp_path, ("all",)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"worker processes died on {DEAD_IN_A_ROW} images in a row" in err
+    failed = (tmp_path / "LR.txt").read_text().splitlines()
+    assert len(failed) == DEAD_IN_A_ROW - 1 and f"stopped after {len(failed)} of 12 images" in err
+    command = re.search(r"To go on: python recognize_plates\.py (.*)", err).group(1).split()
+    assert command[-3:] == ["--jsonl", str(tmp_path / "LR.jsonl"), "--resume"]
+    monkeypatch.undo()  # the workers live again: the printed command reads the rest
+    capsys.readouterr()
+    assert recognize_plates.main(command) == 1  # the images recorded as failed stay failed
+    assert f"{12 - len(failed)} images read" in capsys.readouterr().out
+    assert len((tmp_path / "LR.txt").read_text().splitlines()) == 12
