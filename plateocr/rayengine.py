@@ -40,7 +40,7 @@ READERS_PER_READ_TASK = 4
 
 
 class RunError(PlateOCRError):
-    """The distributed run itself failed (not one image): exit 2; a --jsonl file keeps what was read."""
+    """The distributed run itself failed (not one image): exit 2, after the outputs of what was read were written."""
 
 
 def import_ray() -> Any:
@@ -183,8 +183,8 @@ def ray_engine(
         except (PlateOCRError, KeyboardInterrupt, GeneratorExit):
             raise
         except Exception as exc:  # noqa: BLE001 - Ray's own failure (a lost node, a file it cannot open)
-            raise RunError(f"the Ray pipeline failed after {len(seen)} images: {describe(exc)} "
-                           "(with --jsonl FILE, rerun with --resume to go on from there)") from exc  # fmt: skip
+            # stream_run writes the outputs of what was read, and the CLI prints the command that goes on.
+            raise RunError(f"the Ray pipeline failed after {len(seen)} images: {describe(exc)}") from exc
         for i in todo:  # never dropped: an input Ray could not list or open is a failed row
             if i not in seen:
                 yield i, result_record(failed_result(Path(paths[i]), names[i], "Ray could not read this file"))
