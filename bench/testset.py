@@ -22,7 +22,10 @@ in both style families, without Chars74K glyphs (those are training data):
   provincial plates, named by index (``0001.jpg``), the printed text in the manifest's ``truth``;
 * ``none``: photos without a plate (a sign, grille, road or noise patch where one could be),
   named by index, with no label file;
-* ``small``: Spanish plates 30-75 px wide (a far car) on the same canvases, named ``<PLATE>.jpg``.
+* ``small``: Spanish plates 30-75 px wide (a far car) on the same canvases, named ``<PLATE>.jpg``;
+* ``special``: Spanish special series, a letter before ``NNNNAAA`` (a moped's ``C1234BCD``, a trailer's
+  ``R...``, historic ``H...``), a kind the whole-plate reader never trains on; named by index, the
+  printed text in ``truth``. Not car plates: any answer is a phantom (``1234BCD`` is another vehicle).
 
 Each subset has its own random stream (``[seed, subset number]``), so adding one changes no other.
 
@@ -177,7 +180,7 @@ def write_testset(out_dir: Path, count: int = DEFAULT_COUNT, seed: int = DEFAULT
 # --------------------------------------------------------------------------------------------
 
 # New subsets go last: each draws from its own stream ``[seed, its index + 1]``, so the others stay as they were.
-SUBSETS: tuple[str, ...] = ("tilted", "two_row", "foreign", "none", "small")
+SUBSETS: tuple[str, ...] = ("tilted", "two_row", "foreign", "none", "small", "special")
 DEFAULT_SUBSET_COUNT = 120
 # Subsets of Spanish plates, whose images are named by their plate.
 NAMED_BY_PLATE = ("tilted", "two_row", "small")
@@ -186,6 +189,9 @@ SUBSET_TILT = (15.0, 30.0)
 FOREIGN_CONFIG = GenConfig(kind_weights={"foreign": 6.0, "spanish_old": 1.0})
 # Subset plates stay narrower than the main set's so that a 30-degree turn still fits the canvas.
 SUBSET_WIDTH_SHARE = 0.55
+# The special subset: Spanish special series (plategen's kind spanish_special, never trained on), this share
+# of them two-row squares.
+SPECIAL_TWO_ROW_SHARE = 0.15
 # The small subset: Spanish plates this many pixels wide (log-uniform) on any canvas, a far car in a photo.
 SMALL_PLATE_WIDTH = (30.0, 75.0)
 
@@ -220,6 +226,9 @@ def draw_subset_scene(rng: np.random.Generator, subset: str) -> SubsetScene:
     elif subset == "small":
         width = math.exp(rng.uniform(*np.log(SMALL_PLATE_WIDTH)))
         scene = sample_scene(rng, family=family, layout="es", canvas=size, plate_width=width)
+    elif subset == "special":  # a letter before NNNNAAA (a moped's C1234BCD): not a car's plate 1234BCD
+        layout = "es_special_two_rows" if rng.uniform() < SPECIAL_TWO_ROW_SHARE else "es_special"
+        scene = sample_scene(rng, family=family, layout=layout, canvas=size, plate_width=width)
     else:
         raise ValueError(f"unknown subset {subset!r}; choose from {list(SUBSETS)}")
     return SubsetScene(scene, canvas, width)

@@ -11,8 +11,9 @@ Reads, with and without labels, every set there is:
   any answer there is a phantom);
 - the generated test set (``bench/testset.py``, seed 2026, never trained on): ``generated``
   (``make_scene``, the character trainer's renderer) and its subsets ``tilted``, ``two_row``
-  (plategen, Spanish), ``foreign`` and ``none`` (any answer is a phantom), and ``small`` (Spanish
-  plates 30-75 px wide).
+  (plategen, Spanish), ``foreign`` and ``none`` (any answer is a phantom), ``small`` (Spanish
+  plates 30-75 px wide) and ``special`` (Spanish special series such as a moped's ``C1234BCD``: any
+  answer is a phantom).
 
 Each image is read once with both readers; the three reader modes (``chars``, ``plate``,
 ``both``) are then decided from that same evidence, each with its own calibration, exactly as
@@ -212,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{mode:5s} labels={'yes' if labels else 'no ':3s} threshold {threshold}: precision {precision:.1%}, "
                   f"recall {recall:.1%} ({answers} answers)")
     print("\nEvery set, with and without labels, by threshold (precision = right / answered; phantoms: answers on")
-    print("photos with no Spanish plate, test6_other + foreign + none):\n")
+    print("photos with no Spanish plate, test6_other + foreign + none + special):\n")
     print("| mode | threshold | precision | recall | phantoms |")
     print("|---|---|---|---|---|")
     for mode in READERS:

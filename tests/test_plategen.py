@@ -26,6 +26,7 @@ from plateocr.plategen import (
 )
 from plateocr.plategen.effects import HEAVY, MAX_HEAVY
 from plateocr.plategen.glyphs import MASK_HEIGHT
+from plateocr.plategen.texts import SPECIAL_SERIES
 
 ROOT = Path(__file__).resolve().parent.parent
 CLEAN = {name: 0.0 for name in plategen.EFFECT_KEYS}
@@ -266,6 +267,12 @@ def test_subsets_are_written_apart_named_and_labelled(tmp_path: Path) -> None:
                 row["kind"] in ("foreign", "spanish_old") and not config.SPANISH_PLATE.match(row["truth"])
                 for row in rows
             )
+        if subset == "special":  # a series letter before a car plate: no Spanish plate, one inside it
+            assert all(
+                row["kind"] == "spanish_special" and row["truth"][0] in SPECIAL_SERIES
+                and config.SPANISH_PLATE.match(row["truth"][1:]) and not config.SPANISH_PLATE.match(row["truth"])
+                for row in rows
+            )
     again = testset.write_subset(tmp_path / "again", "foreign", count=3, seed=7)
     assert (again / "images" / "0001.jpg").read_bytes() == (tmp_path / "foreign" / "images" / "0001.jpg").read_bytes()
 
@@ -294,3 +301,12 @@ def test_at_most_two_heavy_effects_per_crop() -> None:
         sample = sample_plate(rng, kind="spanish", effects=everything)
         assert sum(tag in HEAVY for tag in sample.tags) == MAX_HEAVY
         assert {"cast", "noise", "jpeg"} <= set(sample.tags)
+
+
+def test_special_series_are_drawn_only_when_asked_for() -> None:
+    """The test set's special subset is a kind training never draws: the default weights cannot name it."""
+    rng = np.random.default_rng(3)
+    kinds = {sample_plate(rng).kind for _ in range(400)}
+    assert "spanish_special" not in kinds and {"spanish", "foreign"} <= kinds
+    with pytest.raises(ValueError, match="bad kind weights"):
+        GenConfig(kind_weights={"spanish_special": 1.0})

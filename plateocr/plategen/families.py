@@ -81,6 +81,13 @@ def _right_band(layout: Layout, colour: Colour, width: float, rng: np.random.Gen
     return None
 
 
+# Special Spanish series' plates (BGR paper, ink): a moped's yellow, a red one, a green one with white letters.
+SPECIAL_PAPERS: tuple[tuple[Colour, Colour], ...] = (
+    ((40, 210, 240), (15, 15, 15)),
+    ((45, 45, 200), (15, 15, 15)),
+    ((60, 130, 20), (240, 240, 240)),
+)
+
 # Each family's plate frame and lettering, side by side: Style field -> (truetype, stroke) ranges,
 # drawn uniformly; "border" in px per 100 px of plate height (0: none), "stroke" the erode/dilate step.
 LOOK_MIX: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
@@ -115,6 +122,9 @@ def _truetype_style(layout: Layout, glyph: GlyphFn, tag: str, rng: np.random.Gen
         paper = near_colour(GB_YELLOW, 15, rng)
     elif layout.kind == "spanish_old" and rng.uniform() < 0.25:  # the black plates with white characters
         paper, ink = jittered_colour(rng, 5, 40, 4), jittered_colour(rng, 215, 250, 5)
+    elif layout.kind == "spanish_special" and rng.uniform() < 0.6:  # a moped's yellow, a red or a green plate
+        paper, ink = SPECIAL_PAPERS[int(rng.integers(0, len(SPECIAL_PAPERS)))]
+        paper, ink = near_colour(paper, 15, rng), near_colour(ink, 15, rng)
     bands: list[Band] = []
     band_w = rng.uniform(0.07, 0.09) if not layout.two_rows else rng.uniform(0.1, 0.13)
     if layout.country and not (layout.country == "GB" and rng.uniform() < 0.4):

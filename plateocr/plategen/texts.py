@@ -133,6 +133,16 @@ def _spanish(rng: np.random.Generator) -> list[str]:
     return [_digits(rng, 4), GAP, _pick(rng, config.SPANISH_LETTERS, 3)]
 
 
+# Spanish plates of special series: a letter before an NNNNAAA text (mopeds C, special vehicles E, historic
+# H, temporary P, S, T and V, trailers R). Not NNNNAAA plates: read as one, the answer is another vehicle's
+# plate. Kind ``spanish_special``: drawn for the test set's ``special`` subset, not for training.
+SPECIAL_SERIES = "CEHPRSTV"
+
+
+def _spanish_special(rng: np.random.Generator) -> list[str]:
+    return [_pick(rng, SPECIAL_SERIES), GAP, _digits(rng, 4), GAP, _pick(rng, config.SPANISH_LETTERS, 3)]
+
+
 def _spanish_vowels(rng: np.random.Generator) -> list[str]:
     # NNNN + three letters of which at least one is a vowel or Q: a Spanish look, not a Spanish plate.
     letters = [_pick(rng, LETTERS) for _ in range(3)]
@@ -177,7 +187,7 @@ class Layout:
 
     Attributes:
         name: e.g. ``"es"``, ``"fr_two_rows"``.
-        kind: ``"spanish"``, ``"spanish_old"`` or ``"foreign"``.
+        kind: ``"spanish"``, ``"spanish_old"``, ``"foreign"`` or ``"spanish_special"`` (drawn only when asked for).
         country: the country code printed in the EU band (``""``: no band).
         draw: draws one row of groups and separators.
         split: for two-row layouts, how many groups (and separators) go on the top row; 0 = one row.
@@ -208,6 +218,7 @@ _TWO_TWO_THREE = re.compile(r"^[A-Z]{2}[0-9]{3}[A-Z]{2}$")
 _GERMAN = re.compile(r"^[A-Z]{2,5}[1-9][0-9]{0,3}[EH]?$")
 _PORTUGUESE = re.compile(r"^(?=(?:[A-Z]{2}|[0-9]{2}){3}$)(?=.*[A-Z])(?=.*[0-9]).{6}$")
 _BRITISH = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z]{3}$")
+_SPECIAL = re.compile(rf"^[{SPECIAL_SERIES}][0-9]{{4}}[{config.SPANISH_LETTERS}]{{3}}$")
 _VOWELS = re.compile(r"^[0-9]{4}(?=[A-Z]{0,2}[AEIOUQ])[A-Z]{3}$")
 
 LAYOUTS: dict[str, Layout] = {
@@ -218,6 +229,8 @@ LAYOUTS: dict[str, Layout] = {
         Layout("es_old", "spanish_old", "", _spanish_old, 0, _OLD),
         Layout("es_old_two_rows", "spanish_old", "", _spanish_old, 3, _OLD),
         Layout("es_vowels", "foreign", "E", _spanish_vowels, 0, _VOWELS),
+        Layout("es_special", "spanish_special", "E", _spanish_special, 0, _SPECIAL),
+        Layout("es_special_two_rows", "spanish_special", "E", _spanish_special, 3, _SPECIAL),
         Layout("fr", "foreign", "F", _french, 0, _TWO_TWO_THREE),
         Layout("fr_two_rows", "foreign", "F", _french, 3, _TWO_TWO_THREE),
         Layout("it", "foreign", "I", _italian, 0, _TWO_TWO_THREE),
