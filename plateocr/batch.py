@@ -304,7 +304,7 @@ def _read_in_workers(
                 suspects.sort()
                 pending.clear()
                 executor.shutdown(wait=True, cancel_futures=True)
-                log.warning("a worker process died; reading the %d images it may have held again, one at a time", len(suspects))
+                log.warning("a worker process died; reading the %d images in flight again, alone", len(suspects))
                 executor = new_pool()
             submit(jobs * IN_FLIGHT_PER_JOB - len(pending))
     finally:
