@@ -95,11 +95,12 @@ test-fast: venv serve-deps ray fonts browser
 SYNTH_TEST := data/synthetic_test
 
 # The generated test set (seed 2026; never used for training) and its subsets in their own folders
-# (tilted, two_row, foreign, none, small); the subsets' run rewrites the main set byte for byte.
+# (tilted, two_row, foreign, none, small, special: the last one written marks them all); the subsets'
+# run rewrites the main set byte for byte.
 $(SYNTH_TEST)/manifest.csv: | venv fonts
 	$(BIN)/python bench/testset.py --out $(SYNTH_TEST) --count 200 --seed 2026
 
-$(SYNTH_TEST)/small/manifest.csv: | venv fonts
+$(SYNTH_TEST)/special/manifest.csv: | venv fonts
 	$(BIN)/python bench/testset.py --out $(SYNTH_TEST) --count 200 --seed 2026 --subsets all --subset-count 120
 
 # Benchmark-only peers: Debian's Tesseract and RapidOCR (models inside the wheel, no downloads at run time).
@@ -110,7 +111,7 @@ bench-deps: venv
 # Figures, not assertions: training cost, hits, timings, batching gain, --jobs speed-up, ONNX Runtime vs Keras,
 # Ray and memory, peers, the service, and how far the readings can be trusted (bench/trust.py, and on
 # real photos perturbed by hand, bench/perturbed.py, with RapidOCR beside).
-bench: model bench-deps venv-read serve-deps ray $(SYNTH_TEST)/manifest.csv $(SYNTH_TEST)/small/manifest.csv
+bench: model bench-deps venv-read serve-deps ray $(SYNTH_TEST)/manifest.csv $(SYNTH_TEST)/special/manifest.csv
 	$(BIN)/python bench/bench.py --model $(MODEL)
 	$(BIN)/python bench/jobs_bench.py --model $(MODEL) --repeat 3
 	$(BIN)/python bench/onnx_bench.py --model $(MODEL) --read-python $(READ_VENV)/bin/python
