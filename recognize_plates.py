@@ -190,20 +190,23 @@ def main(argv: list[str] | None = None) -> int:
         with sigterm_as_interrupt():
             return run(args)
     except RunInterrupted as stop:
-        report(stop.summary, args)
-        print(f"recognize_plates: interrupted after {stop.summary.done} of {stop.summary.images} images; "
-              f"the outputs hold those. To go on: {resume_command(argv, args, stop.summary.kept_log)}",
-              file=sys.stderr)  # fmt: skip
+        stopped_midway(stop.summary, "interrupted", argv, args)
         return EXIT_INTERRUPTED
     except RunStopped as stop:
-        report(stop.summary, args)
-        print(f"recognize_plates: error: {stop.cause}; stopped after {stop.summary.done} of {stop.summary.images} "
-              f"images, and the outputs hold those. To go on: {resume_command(argv, args, stop.summary.kept_log)}",
-              file=sys.stderr)  # fmt: skip
+        stopped_midway(stop.summary, f"error: {stop.cause}; stopped", argv, args)
         return EXIT_SETUP
     except KeyboardInterrupt:
         print("recognize_plates: interrupted; results not written, existing files are unchanged", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def stopped_midway(summary: RunSummary, what: str, argv: list[str] | None, args: argparse.Namespace) -> None:
+    """After a run stopped midway (Ctrl-C, or an engine failure) whose outputs hold what was read: its
+    report, then ``what`` happened, how far it got, and the command that goes on."""
+    report(summary, args)
+    print(f"recognize_plates: {what} after {summary.done} of {summary.images} images; "
+          f"the outputs hold those. To go on: {resume_command(argv, args, summary.kept_log)}",
+          file=sys.stderr)  # fmt: skip
 
 
 @contextlib.contextmanager
